@@ -1,0 +1,190 @@
+//! The one place where domain errors become protocol errors.
+//!
+//! Every domain returns its own error enum; this module maps each of them to
+//! the closed list of client error codes of PROTOCOL §2 ([`ErrorCode`]) and to
+//! HTTP statuses. Unexpected failures (`INTERNAL`, `UNAVAILABLE`) are logged
+//! here, once, at the edge.
+
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// The closed list of error codes a client can receive (PROTOCOL §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidPayload,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    RateLimited,
+    PayloadTooLarge,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire name, e.g. `INVALID_PAYLOAD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidPayload => "INVALID_PAYLOAD",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::Conflict => "CONFLICT",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    /// Whether retrying the same request later may succeed.
+    pub fn temporary(self) -> bool {
+        matches!(self, Self::RateLimited | Self::Unavailable | Self::Internal)
+    }
+
+    /// The HTTP status used by the HTTP API for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidPayload => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
+            Self::RateLimited => 429,
+            Self::Unavailable => 503,
+            Self::Internal => 500,
+        }
+    }
+}
+
+/// A protocol error: what a client sees in a failed ack, an `error` event or
+/// an HTTP error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "camelCase")]
+#[error("{code:?}: {message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidPayload, message)
+    }
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PayloadTooLarge, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn rate_limited(retry_after_ms: u64) -> Self {
+        Self {
+            code: ErrorCode::RateLimited,
+            message: "rate limit exceeded".into(),
+            retry_after_ms: Some(retry_after_ms),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "storage unavailable");
+                AppError::new(
+                    ErrorCode::Unavailable,
+                    "storage is unavailable, retry later",
+                )
+            }
+            StoreError::Internal(detail) => {
+                tracing::error!(error = %detail, "storage failure");
+                AppError::new(ErrorCode::Internal, "internal error")
+            }
+        }
+    }
+}
+
+impl From<crate::chat::ChatError> for AppError {
+    fn from(e: crate::chat::ChatError) -> Self {
+        use crate::chat::ChatError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::TooLarge(m) => AppError::too_large(m),
+            E::NotFound => AppError::not_found("chat not found"),
+            E::NotMember => AppError::forbidden("not a member of this chat"),
+            E::NotOwner => AppError::forbidden("only an owner of this chat may do that"),
+            E::Exists => AppError::new(ErrorCode::Conflict, "a chat with this id already exists"),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::messages::MessageError> for AppError {
+    fn from(e: crate::messages::MessageError) -> Self {
+        use crate::messages::MessageError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::TooLarge(m) => AppError::too_large(m),
+            E::NotFound => AppError::not_found("message not found"),
+            E::Chat(c) => c.into(),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+/// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(serde_json::json!({ "error": self }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_to_wire_names() {
+        for code in [
+            ErrorCode::InvalidPayload,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::Conflict,
+            ErrorCode::RateLimited,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::Unavailable,
+            ErrorCode::Internal,
+        ] {
+            let v = serde_json::to_value(code).unwrap();
+            assert_eq!(v, serde_json::Value::String(code.as_str().into()));
+        }
+    }
+
+    #[test]
+    fn rate_limited_carries_retry_after() {
+        let v = serde_json::to_value(AppError::rate_limited(1500)).unwrap();
+        assert_eq!(v["code"], "RATE_LIMITED");
+        assert_eq!(v["retryAfterMs"], 1500);
+        let v = serde_json::to_value(AppError::invalid("x")).unwrap();
+        assert!(v.get("retryAfterMs").is_none());
+    }
+}

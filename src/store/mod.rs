@@ -1,0 +1,38 @@
+//! Storage backends for the domains' storage traits.
+//!
+//! Each domain (`chat`, `messages`, `cluster`) declares the trait it needs;
+//! `memory/` implements them in-process (a complete single node, no Redis) and
+//! `redis/` implements them on Redis with fred (stateless nodes sharing one
+//! Redis). [`Stores`] bundles one implementation of each trait. The behaviour
+//! suites in `suite.rs` run the same assertions against both backends.
+
+pub mod memory;
+pub mod redis;
+
+use std::sync::Arc;
+
+use crate::chat::ChatStore;
+use crate::cluster::ClusterStore;
+use crate::messages::MessageStore;
+
+/// A storage failure, independent of the backend.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or timed out: the client may retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The backend answered something unexpected (a bug or corrupted data).
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One implementation of every storage trait.
+#[derive(Clone)]
+pub struct Stores {
+    pub chats: Arc<dyn ChatStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub cluster: Arc<dyn ClusterStore>,
+}
+
