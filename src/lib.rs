@@ -1,7 +1,32 @@
 //! Switchboard: a horizontally scalable Socket.IO messaging gateway.
+//!
+//! The map:
+//! - **Socket path**: a client frame → socketioxide → `realtime::conn`
+//!   (per-connection FIFO queue) → `realtime::dispatch` (the event table) →
+//!   `<domain>/events.rs` → `<domain>` service → `store` → fan-out.
+//! - **HTTP path**: axum routes in `http.rs` (health, readiness, metrics) →
+//!   the same domain services.
+//! - **Cross-node path**: the socketioxide Redis adapter (fred driver)
+//!   carries broadcasts and remote joins; shared state lives in Redis
+//!   (`store/redis`), with the connection registry and node heartbeats in
+//!   `cluster`.
+//!
+//! `server::run` is the entry point main and the tests share.
 
+pub mod app;
+pub mod auth;
 pub mod chat;
+pub mod cli;
 pub mod cluster;
+pub mod config;
 pub mod error;
+pub mod http;
 pub mod messages;
+pub mod realtime;
+pub mod server;
+pub mod shutdown;
 pub mod store;
+pub mod telemetry;
+#[doc(hidden)]
+pub mod testing;
+pub mod time;

@@ -1,1 +1,77 @@
-fn main(){}
+//! `switchboard`: config → telemetry → server::run(listener, shutdown).
+
+use std::process::ExitCode;
+
+use switchboard::auth::{mint_hs256, now_secs, MintClaims};
+use switchboard::cli::{self, Invocation};
+use switchboard::config::{env_example, Config};
+
+fn main() -> ExitCode {
+    let values = match cli::parse() {
+        Invocation::EnvExample => {
+            print!("{}", env_example());
+            return ExitCode::SUCCESS;
+        }
+        Invocation::Token {
+            values,
+            sub,
+            ttl_secs,
+            device,
+            name,
+            role,
+        } => {
+            let Some(secret) = values.get("SB_JWT_SECRET").filter(|s| !s.is_empty()) else {
+                eprintln!(
+                    "switchboard token needs SB_JWT_SECRET (in development mode without it, \
+                     use the tokens printed at start-up or GET /dev/token?sub=...)"
+                );
+                return ExitCode::from(2);
+            };
+            let token = mint_hs256(
+                secret,
+                &MintClaims {
+                    sub: &sub,
+                    exp: now_secs() + ttl_secs,
+                    device: device.as_deref(),
+                    name: name.as_deref(),
+                    role: role.as_deref(),
+                    aud: values.get("SB_JWT_AUDIENCE").map(|s| s.as_str()),
+                    iss: values.get("SB_JWT_ISSUER").map(|s| s.as_str()),
+                },
+            );
+            println!("{token}");
+            return ExitCode::SUCCESS;
+        }
+        Invocation::Serve(values) => values,
+    };
+    let config = match Config::from_values(&values) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    switchboard::telemetry::init_logging(&config.telemetry);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async move {
+        let addr = (config.server.host, config.server.port);
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot listen on {}:{}: {e}", addr.0, addr.1);
+                return ExitCode::from(1);
+            }
+        };
+        tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
+        match switchboard::server::run(listener, config, switchboard::shutdown::signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("server error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}

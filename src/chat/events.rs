@@ -1,1 +1,105 @@
-//! placeholder
+//! Socket handlers of the chat events: decode, call the service, answer.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::AppError;
+use crate::realtime::dispatch::{parse, Cx};
+use crate::realtime::reply::HandlerResult;
+use crate::realtime::rooms;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatRef {
+    chat_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Members {
+    chat_id: String,
+    user_ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatIds {
+    chat_ids: Vec<String>,
+}
+
+pub async fn create(cx: &Cx, data: Value) -> HandlerResult {
+    let chat = super::create(&cx.app, cx.user_id(), parse(data)?).await?;
+    Ok(json!({ "chat": chat }))
+}
+
+pub async fn add_members(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Members = parse(data)?;
+    let chat = super::add_members(&cx.app, Some(cx.user_id()), &req.chat_id, &req.user_ids).await?;
+    Ok(json!({ "chat": chat }))
+}
+
+pub async fn remove_members(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Members = parse(data)?;
+    let chat =
+        super::remove_members(&cx.app, Some(cx.user_id()), &req.chat_id, &req.user_ids).await?;
+    Ok(json!({ "chat": chat }))
+}
+
+pub async fn join(cx: &Cx, data: Value) -> HandlerResult {
+    let req: ChatRef = parse(data)?;
+    let chat = super::member_chat(&cx.app, cx.user_id(), &req.chat_id).await?;
+    cx.socket.join(vec![rooms::chat(&chat.id)]);
+    Ok(json!({ "chat": chat }))
+}
+
+pub async fn leave(cx: &Cx, data: Value) -> HandlerResult {
+    let req: ChatRef = parse(data)?;
+    super::validate_chat_id(&req.chat_id)?;
+    cx.socket.leave(vec![rooms::chat(&req.chat_id)]);
+    Ok(json!({}))
+}
+
+pub async fn join_multiple(cx: &Cx, data: Value) -> HandlerResult {
+    let req: ChatIds = parse(data)?;
+    let max = cx.app.config.chat.max_ids_per_request;
+    if req.chat_ids.len() > max {
+        return Err(AppError::too_large(format!(
+            "at most {max} chatIds per request"
+        )));
+    }
+    let attempts = req
+        .chat_ids
+        .iter()
+        .map(|id| async move { (id, super::member_chat(&cx.app, cx.user_id(), id).await) });
+    let mut joined = Vec::new();
+    let mut failed = Vec::new();
+    for (id, result) in futures::future::join_all(attempts).await {
+        match result {
+            Ok(chat) => {
+                cx.socket.join(vec![rooms::chat(&chat.id)]);
+                joined.push(chat.id);
+            }
+            Err(e) => {
+                let e: AppError = e.into();
+                failed.push(json!({ "chatId": id, "code": e.code }));
+            }
+        }
+    }
+    Ok(json!({ "joined": joined, "failed": failed }))
+}
+
+pub async fn active_members(cx: &Cx, data: Value) -> HandlerResult {
+    let req: ChatRef = parse(data)?;
+    let users = super::active_members(&cx.app, cx.user_id(), &req.chat_id).await?;
+    let members: Vec<Value> = users
+        .into_iter()
+        .map(|u| json!({ "userId": u, "status": "online" }))
+        .collect();
+    Ok(json!({ "members": members }))
+}
+
+pub async fn list(cx: &Cx, data: Value) -> HandlerResult {
+    let _: serde::de::IgnoredAny = parse(data)?;
+    let chats = super::list(&cx.app, cx.user_id()).await?;
+    Ok(json!({ "chats": chats }))
+}

@@ -1,1 +1,386 @@
-//! placeholder
+//! Chat service functions: validation, authorization, storage, fan-out.
+//! Socket handlers and HTTP routes both call these (one path per behaviour).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Chat, ChatError, ChatKind, MembershipChange};
+use crate::app::App;
+use crate::realtime::rooms;
+
+/// Longest chat id, user id and title accepted.
+pub const MAX_ID_LEN: usize = 128;
+pub const MAX_USER_ID_LEN: usize = 256;
+pub const MAX_TITLE_LEN: usize = 200;
+
+/// `chat:create` payload.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateChat {
+    pub kind: ChatKind,
+    #[serde(default)]
+    pub members: Vec<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub chat_id: Option<String>,
+}
+
+/// A chat id: 1–128 characters of `A-Z a-z 0-9 . _ : -`.
+pub fn validate_chat_id(id: &str) -> Result<(), ChatError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    ok.then_some(()).ok_or_else(|| {
+        ChatError::Invalid("chatId must be 1-128 characters of A-Z a-z 0-9 . _ : -".into())
+    })
+}
+
+/// A user id as it appears in a token's `sub`: 1–256 characters, no
+/// control characters.
+pub fn validate_user_id(id: &str) -> Result<(), ChatError> {
+    let ok = !id.is_empty() && id.len() <= MAX_USER_ID_LEN && !id.chars().any(char::is_control);
+    ok.then_some(())
+        .ok_or_else(|| ChatError::Invalid("user ids must be 1-256 characters".into()))
+}
+
+/// Validates a list of user ids, dropping duplicates (order kept).
+pub fn validate_user_ids(ids: &[String], max: usize) -> Result<Vec<String>, ChatError> {
+    if ids.len() > max {
+        return Err(ChatError::TooLarge(format!(
+            "at most {max} user ids per request"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        validate_user_id(id)?;
+        if !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The id of the direct chat between two users: the same whoever creates it.
+pub fn direct_chat_id(a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    let name = format!("{}:{x}{y}", x.len());
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes());
+    format!("dm_{}", id.simple())
+}
+
+/// `chat:create`: the creator becomes a member and an owner. A direct chat
+/// has exactly two members; creating one that exists returns it.
+pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, ChatError> {
+    let cfg = &app.config.chat;
+    let mut members = validate_user_ids(&req.members, cfg.max_ids_per_request)?;
+    if !members.iter().any(|m| m == actor) {
+        members.insert(0, actor.to_string());
+    }
+    if members.len() > cfg.max_members {
+        return Err(ChatError::TooLarge(format!(
+            "a chat has at most {} members",
+            cfg.max_members
+        )));
+    }
+    let title = match req.title.map(|t| t.trim().to_string()) {
+        Some(t) if t.chars().count() > MAX_TITLE_LEN => {
+            return Err(ChatError::Invalid(format!(
+                "title is longer than {MAX_TITLE_LEN} characters"
+            )))
+        }
+        Some(t) if t.is_empty() => None,
+        other => other,
+    };
+    let id = match (&req.chat_id, req.kind) {
+        (Some(id), _) => {
+            validate_chat_id(id)?;
+            id.clone()
+        }
+        (None, ChatKind::Direct) => {
+            if members.len() != 2 {
+                return Err(ChatError::Invalid(
+                    "a direct chat has exactly one other member".into(),
+                ));
+            }
+            direct_chat_id(&members[0], &members[1])
+        }
+        (None, _) => format!("ch_{}", uuid::Uuid::now_v7().simple()),
+    };
+    if req.kind == ChatKind::Direct && members.len() != 2 {
+        return Err(ChatError::Invalid(
+            "a direct chat has exactly one other member".into(),
+        ));
+    }
+    let owners = match req.kind {
+        ChatKind::Direct => members.clone(),
+        _ => vec![actor.to_string()],
+    };
+    let chat = Chat {
+        id,
+        kind: req.kind,
+        title,
+        members,
+        owners,
+        bots: Vec::new(),
+        created_at: crate::time::now_rfc3339(),
+    };
+    if !app.stores.chats.create_chat(&chat).await? {
+        let existing = app.stores.chats.get_chat(&chat.id).await?;
+        return match existing {
+            Some(e)
+                if e.kind == ChatKind::Direct
+                    && chat.kind == ChatKind::Direct
+                    && e.is_member(actor) =>
+            {
+                Ok(e)
+            }
+            _ => Err(ChatError::Exists),
+        };
+    }
+    let added = chat.members.clone();
+    announce(
+        app,
+        &MembershipChange {
+            chat: chat.clone(),
+            added,
+            removed: Vec::new(),
+        },
+    )
+    .await;
+    Ok(chat)
+}
+
+/// Loads a chat and checks that `actor` is a member.
+pub async fn member_chat(app: &App, actor: &str, chat_id: &str) -> Result<Chat, ChatError> {
+    validate_chat_id(chat_id)?;
+    let chat = app
+        .stores
+        .chats
+        .get_chat(chat_id)
+        .await?
+        .ok_or(ChatError::NotFound)?;
+    if !chat.is_member(actor) {
+        return Err(ChatError::NotMember);
+    }
+    Ok(chat)
+}
+
+/// `chat:add-members`: owners only. `actor` is `None` for the server.
+pub async fn add_members(
+    app: &App,
+    actor: Option<&str>,
+    chat_id: &str,
+    user_ids: &[String],
+) -> Result<Chat, ChatError> {
+    let cfg = &app.config.chat;
+    let ids = validate_user_ids(user_ids, cfg.max_ids_per_request)?;
+    if ids.is_empty() {
+        return Err(ChatError::Invalid("userIds must not be empty".into()));
+    }
+    validate_chat_id(chat_id)?;
+    let chat = app
+        .stores
+        .chats
+        .get_chat(chat_id)
+        .await?
+        .ok_or(ChatError::NotFound)?;
+    if let Some(actor) = actor {
+        if !chat.is_member(actor) {
+            return Err(ChatError::NotMember);
+        }
+        if !chat.is_owner(actor) {
+            return Err(ChatError::NotOwner);
+        }
+    }
+    if chat.kind == ChatKind::Direct {
+        return Err(ChatError::Invalid(
+            "a direct chat's members cannot change".into(),
+        ));
+    }
+    let new = ids.iter().filter(|u| !chat.is_member(u)).count();
+    if chat.members.len() + new > cfg.max_members {
+        return Err(ChatError::TooLarge(format!(
+            "a chat has at most {} members",
+            cfg.max_members
+        )));
+    }
+    let change = app
+        .stores
+        .chats
+        .add_members(chat_id, &ids)
+        .await?
+        .ok_or(ChatError::NotFound)?;
+    announce(app, &change).await;
+    Ok(change.chat)
+}
+
+/// `chat:remove-members`: owners, or a user removing itself.
+pub async fn remove_members(
+    app: &App,
+    actor: Option<&str>,
+    chat_id: &str,
+    user_ids: &[String],
+) -> Result<Chat, ChatError> {
+    let ids = validate_user_ids(user_ids, app.config.chat.max_ids_per_request)?;
+    if ids.is_empty() {
+        return Err(ChatError::Invalid("userIds must not be empty".into()));
+    }
+    validate_chat_id(chat_id)?;
+    let chat = app
+        .stores
+        .chats
+        .get_chat(chat_id)
+        .await?
+        .ok_or(ChatError::NotFound)?;
+    if let Some(actor) = actor {
+        if !chat.is_member(actor) {
+            return Err(ChatError::NotMember);
+        }
+        let only_self = ids.len() == 1 && ids[0] == actor;
+        if !only_self && !chat.is_owner(actor) {
+            return Err(ChatError::NotOwner);
+        }
+    }
+    let change = app
+        .stores
+        .chats
+        .remove_members(chat_id, &ids)
+        .await?
+        .ok_or(ChatError::NotFound)?;
+    announce(app, &change).await;
+    Ok(change.chat)
+}
+
+/// Tells every node about a membership change: added users' sockets join
+/// the chat's room and removed users' sockets leave it, everywhere; members
+/// get `chat:updated`, `chat:member-joined` and `chat:member-left`.
+pub async fn announce(app: &App, change: &MembershipChange) {
+    let fanout = app.fanout();
+    let room = rooms::chat(&change.chat.id);
+    let chat_id = &change.chat.id;
+    for user in &change.removed {
+        fanout
+            .emit(
+                vec![room.clone(), rooms::user(user)],
+                vec![],
+                "chat:member-left",
+                &json!({ "chatId": chat_id, "userId": user }),
+            )
+            .await;
+        fanout.leave_user(user, vec![room.clone()]).await;
+    }
+    for user in &change.added {
+        fanout.join_user(user, vec![room.clone()]).await;
+    }
+    fanout
+        .emit(
+            vec![room.clone()],
+            vec![],
+            "chat:updated",
+            &json!({ "chat": change.chat }),
+        )
+        .await;
+    for user in &change.added {
+        fanout
+            .emit(
+                vec![room.clone()],
+                vec![],
+                "chat:member-joined",
+                &json!({ "chatId": chat_id, "userId": user }),
+            )
+            .await;
+    }
+}
+
+/// One entry of `chat:list`.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatSummary {
+    pub chat: Chat,
+    pub last_seq: u64,
+    pub read_seq: u64,
+    pub unread: u64,
+}
+
+/// Most chats returned by `chat:list`.
+pub const LIST_LIMIT: usize = 1000;
+
+/// `chat:list`: the user's chats with their last `seq`, read cursor and
+/// unread count.
+pub async fn list(app: &App, user: &str) -> Result<Vec<ChatSummary>, ChatError> {
+    let ids = app.stores.chats.chats_of_user(user, LIST_LIMIT).await?;
+    let loads = ids.iter().map(|id| async move {
+        let chat = app.stores.chats.get_chat(id).await?;
+        let Some(chat) = chat.filter(|c| c.is_member(user)) else {
+            return Ok::<_, ChatError>(None);
+        };
+        let last_seq = app.stores.messages.last_seq(id).await?;
+        let read_seq = app
+            .stores
+            .messages
+            .read_cursor(id, user)
+            .await?
+            .min(last_seq);
+        Ok(Some(ChatSummary {
+            chat,
+            last_seq,
+            read_seq,
+            unread: last_seq - read_seq,
+        }))
+    });
+    let loaded = futures::future::try_join_all(loads).await?;
+    Ok(loaded.into_iter().flatten().collect())
+}
+
+/// `chat:get-active-members`: members with a live connection, cluster-wide.
+pub async fn active_members(
+    app: &App,
+    actor: &str,
+    chat_id: &str,
+) -> Result<Vec<String>, ChatError> {
+    let chat = member_chat(app, actor, chat_id).await?;
+    let online = app.stores.cluster.online(&chat.members).await?;
+    Ok(chat
+        .members
+        .into_iter()
+        .zip(online)
+        .filter_map(|(u, on)| on.then_some(u))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_ids_are_restricted() {
+        assert!(validate_chat_id("room-1:a_b.c").is_ok());
+        for bad in ["", "a b", "a{b}", "a\nb", &"x".repeat(129)] {
+            assert!(validate_chat_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn direct_chat_id_is_symmetric_and_unambiguous() {
+        assert_eq!(
+            direct_chat_id("alice", "bob"),
+            direct_chat_id("bob", "alice")
+        );
+        assert_ne!(direct_chat_id("ab", "c"), direct_chat_id("a", "bc"));
+        assert!(validate_chat_id(&direct_chat_id("x", "y")).is_ok());
+    }
+
+    #[test]
+    fn user_id_lists_are_bounded_and_deduplicated() {
+        let ids = vec!["a".to_string(), "b".into(), "a".into()];
+        assert_eq!(validate_user_ids(&ids, 10).unwrap(), vec!["a", "b"]);
+        assert!(matches!(
+            validate_user_ids(&ids, 2),
+            Err(ChatError::TooLarge(_))
+        ));
+        assert!(validate_user_ids(&["".to_string()], 10).is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! The command line: `switchboard [--flag value]...` runs a node; every flag
+//! is also an `SB_*` variable (see `config.rs`). `switchboard token` mints a
+//! development token; `switchboard env-example` prints `.env.example`.
+
+use std::collections::HashMap;
+
+use clap::{Arg, ArgAction, Command};
+
+use crate::config::VARS;
+
+/// What the command line asked for.
+pub enum Invocation {
+    /// Run a node with these `SB_*` values (flags override the environment).
+    Serve(HashMap<String, String>),
+    /// Print a token signed with `SB_JWT_SECRET`.
+    Token {
+        values: HashMap<String, String>,
+        sub: String,
+        ttl_secs: i64,
+        device: Option<String>,
+        name: Option<String>,
+        role: Option<String>,
+    },
+    /// Print `.env.example`.
+    EnvExample,
+}
+
+/// The clap command built from the variable table.
+pub fn command() -> Command {
+    let mut cmd = Command::new("switchboard")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A horizontally scalable Socket.IO messaging gateway")
+        .after_help(
+            "Every option is also read from the environment variable shown.\n\
+             With no configuration at all, a development node starts on port 3000\n\
+             with an in-memory store and a generated JWT secret.",
+        );
+    for v in VARS {
+        let mut arg = Arg::new(v.env)
+            .long(Box::leak(v.flag().into_boxed_str()) as &'static str)
+            .env(v.env)
+            .value_name("VALUE")
+            .action(ArgAction::Set)
+            .global(true)
+            .help(v.help.to_string());
+        if !v.default.is_empty() {
+            arg = arg.default_value(v.default);
+        }
+        if v.env.contains("SECRET") {
+            arg = arg.hide_env_values(true);
+        }
+        cmd = cmd.arg(arg);
+    }
+    cmd.subcommand(
+        Command::new("token")
+            .about("Print a JWT for a user, signed with SB_JWT_SECRET (development, tests)")
+            .arg(Arg::new("sub").long("sub").required(true).help("User id"))
+            .arg(
+                Arg::new("ttl")
+                    .long("ttl")
+                    .default_value("86400")
+                    .value_parser(clap::value_parser!(i64))
+                    .help("Lifetime in seconds"),
+            )
+            .arg(Arg::new("device").long("device").help("device claim"))
+            .arg(Arg::new("name").long("name").help("name claim"))
+            .arg(Arg::new("role").long("role").help("role claim")),
+    )
+    .subcommand(Command::new("env-example").about("Print .env.example (every variable)"))
+}
+
+/// Parses the process arguments.
+pub fn parse() -> Invocation {
+    from_matches(command().get_matches())
+}
+
+fn from_matches(m: clap::ArgMatches) -> Invocation {
+    let values = |m: &clap::ArgMatches| -> HashMap<String, String> {
+        VARS.iter()
+            .filter_map(|v| {
+                m.get_one::<String>(v.env)
+                    .map(|s| (v.env.to_string(), s.clone()))
+            })
+            .collect()
+    };
+    match m.subcommand() {
+        Some(("token", sub)) => Invocation::Token {
+            values: values(&m),
+            sub: sub.get_one::<String>("sub").cloned().unwrap_or_default(),
+            ttl_secs: sub.get_one::<i64>("ttl").copied().unwrap_or(86400),
+            device: sub.get_one::<String>("device").cloned(),
+            name: sub.get_one::<String>("name").cloned(),
+            role: sub.get_one::<String>("role").cloned(),
+        },
+        Some(("env-example", _)) => Invocation::EnvExample,
+        _ => Invocation::Serve(values(&m)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lists_every_variable_and_flag() {
+        let help = command().render_long_help().to_string();
+        for v in VARS {
+            assert!(help.contains(v.env), "--help lacks {}", v.env);
+            assert!(
+                help.contains(&format!("--{}", v.flag())),
+                "--help lacks --{}",
+                v.flag()
+            );
+        }
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let m = command()
+            .try_get_matches_from(["switchboard", "--port", "4000", "--redis-prefix", "x:"])
+            .unwrap();
+        let Invocation::Serve(values) = from_matches(m) else {
+            panic!("expected serve")
+        };
+        assert_eq!(values["SB_PORT"], "4000");
+        assert_eq!(values["SB_REDIS_PREFIX"], "x:");
+        let cfg = crate::config::Config::from_values(&values).unwrap();
+        assert_eq!(cfg.server.port, 4000);
+    }
+}

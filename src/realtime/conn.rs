@@ -1,0 +1,157 @@
+//! Per-connection state and the ordered event queue.
+//!
+//! [`Conn`] is created by the connect middleware and kept in the socket's
+//! extensions. [`Enqueue`] is a socketioxide extractor: extractors run
+//! synchronously on the socket's read loop in arrival order, so pushing the
+//! event into the connection's FIFO queue there preserves the order the
+//! client sent. One worker task per connection drains the queue.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Event, TryData};
+use socketioxide::handler::FromMessageParts;
+use socketioxide::socket::Socket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+use super::fanout::{SocketHandle, SocketOps};
+use crate::auth::Identity;
+use socketioxide::extract::SocketRef;
+
+/// Sends the ack of one event (a no-op when the client asked for none).
+pub type AckFn = Box<dyn FnOnce(&Value) + Send>;
+
+/// One received event waiting for its turn.
+pub struct Job {
+    /// `None` when the event name was not a string.
+    pub event: Option<String>,
+    /// `None` when the payload could not be decoded as JSON.
+    pub data: Option<Value>,
+    /// The size of the raw frame, in bytes.
+    pub size: usize,
+    /// `Some` when the client asked for an ack.
+    pub ack: Option<AckFn>,
+}
+
+/// What a connection is: identity, device, socket, and its live state.
+pub struct Conn {
+    pub identity: Identity,
+    pub device_id: String,
+    pub socket_id: String,
+    pub connected_at: String,
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    gate: Mutex<Option<oneshot::Sender<()>>>,
+    /// Chats this connection is typing in, with the timer that ends it.
+    pub typing: Mutex<HashMap<String, AbortHandle>>,
+}
+
+/// Why an event could not be queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum QueueError {
+    Full,
+    Closed,
+}
+
+impl Conn {
+    /// A connection and the receiving end of its queue; the worker must wait
+    /// for the returned gate before taking jobs.
+    pub fn new(
+        identity: Identity,
+        device_id: String,
+        socket_id: String,
+        capacity: usize,
+    ) -> (Arc<Self>, mpsc::Receiver<Job>, oneshot::Receiver<()>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let (gate_tx, gate_rx) = oneshot::channel();
+        let conn = Arc::new(Self {
+            identity,
+            device_id,
+            socket_id,
+            connected_at: crate::time::now_rfc3339(),
+            queue: Mutex::new(Some(tx)),
+            gate: Mutex::new(Some(gate_tx)),
+            typing: Mutex::new(HashMap::new()),
+        });
+        (conn, rx, gate_rx)
+    }
+
+    pub fn user_id(&self) -> &str {
+        &self.identity.user_id
+    }
+
+    /// Queues an event, without waiting.
+    pub fn enqueue(&self, job: Job) -> Result<(), (QueueError, Job)> {
+        let guard = self.queue.lock();
+        let Some(tx) = guard.as_ref() else {
+            return Err((QueueError::Closed, job));
+        };
+        tx.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(j) => (QueueError::Full, j),
+            mpsc::error::TrySendError::Closed(j) => (QueueError::Closed, j),
+        })
+    }
+
+    /// Lets the worker start taking events (after the connection is set up).
+    pub fn open_gate(&self) {
+        if let Some(tx) = self.gate.lock().take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Stops accepting events; the worker finishes what is queued and ends.
+    pub fn close_queue(&self) {
+        self.queue.lock().take();
+        self.gate.lock().take();
+    }
+}
+
+/// The extractor of the fallback handler: queues the event in arrival order.
+pub struct Enqueue;
+
+impl<A: Adapter> FromMessageParts<A> for Enqueue {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        s: &Arc<Socket<A>>,
+        v: &mut socketioxide::handler::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
+            return Ok(Enqueue);
+        };
+        let size = match v {
+            socketioxide::handler::Value::Str(text, bins) => {
+                text.len() + bins.as_ref().map_or(0, |b| b.iter().map(|b| b.len()).sum())
+            }
+            socketioxide::handler::Value::Bytes(b) => b.len(),
+        };
+        let event = Event::from_message_parts(s, v, ack_id).ok().map(|e| e.0);
+        let Ok(TryData(data)) = TryData::<Value>::from_message_parts(s, v, ack_id);
+        let ack: Option<AckFn> = ack_id.map(|_| {
+            let sender = AckSender::from_message_parts(s, v, ack_id)
+                .unwrap_or_else(|never: Infallible| match never {});
+            Box::new(move |reply: &Value| {
+                if let Err(e) = sender.send(reply) {
+                    tracing::debug!(error = %e, "ack not sent");
+                }
+            }) as AckFn
+        });
+        let job = Job {
+            event,
+            data: data.ok(),
+            size,
+            ack,
+        };
+        if let Err((why, job)) = conn.enqueue(job) {
+            let Ok(sock) = SocketRef::from_message_parts(s, v, ack_id);
+            let handle: &dyn SocketOps = &SocketHandle(sock);
+            super::reply::refuse_unqueued(handle, job, why);
+        }
+        Ok(Enqueue)
+    }
+}

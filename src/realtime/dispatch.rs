@@ -1,0 +1,124 @@
+//! The event table: every client event of the protocol and its handler.
+//!
+//! A newcomer finds any feature from here in two hops: event name → handler
+//! in `<domain>/events.rs` → service function in `<domain>/mod.rs`.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::conn::{Conn, Job};
+use super::fanout::SocketOps;
+use super::reply::{self, HandlerResult};
+use crate::app::AppState;
+use crate::error::{AppError, ErrorCode};
+use crate::telemetry::metrics;
+use crate::{chat, messages};
+
+/// What a handler gets: the app, the connection, and its socket.
+pub struct Cx {
+    pub app: AppState,
+    pub conn: Arc<Conn>,
+    pub socket: Arc<dyn SocketOps>,
+}
+
+impl Cx {
+    pub fn user_id(&self) -> &str {
+        self.conn.user_id()
+    }
+}
+
+/// Every client event, in protocol order (also the metric labels).
+pub const EVENTS: &[&str] = &[
+    "chat:create",
+    "chat:add-members",
+    "chat:remove-members",
+    "chat:join",
+    "chat:leave",
+    "chat:join-multiple",
+    "chat:get-active-members",
+    "chat:list",
+    "message:new",
+    "message:delivered",
+    "message:read",
+    "message:typing",
+    "message:stop-typing",
+    "chat:history",
+    "chat:sync",
+];
+
+async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
+    match event {
+        "chat:create" => chat::events::create(cx, data).await,
+        "chat:add-members" => chat::events::add_members(cx, data).await,
+        "chat:remove-members" => chat::events::remove_members(cx, data).await,
+        "chat:join" => chat::events::join(cx, data).await,
+        "chat:leave" => chat::events::leave(cx, data).await,
+        "chat:join-multiple" => chat::events::join_multiple(cx, data).await,
+        "chat:get-active-members" => chat::events::active_members(cx, data).await,
+        "chat:list" => chat::events::list(cx, data).await,
+        "message:new" => messages::events::new(cx, data).await,
+        "message:delivered" => messages::events::delivered(cx, data).await,
+        "message:read" => messages::events::read(cx, data).await,
+        "message:typing" => messages::events::typing(cx, data).await,
+        "message:stop-typing" => messages::events::stop_typing(cx, data).await,
+        "chat:history" => messages::events::history(cx, data).await,
+        "chat:sync" => messages::events::sync(cx, data).await,
+        _ => Err(AppError::invalid("unknown event")),
+    }
+}
+
+fn label(event: &str) -> &'static str {
+    EVENTS
+        .iter()
+        .find(|e| **e == event)
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// How long a connection may stay unset-up before its worker gives up.
+const GATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The worker of one connection: takes its events one at a time, in order.
+pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Job>, gate: oneshot::Receiver<()>) {
+    match tokio::time::timeout(GATE_TIMEOUT, gate).await {
+        Ok(Ok(())) => {}
+        _ => return,
+    }
+    while let Some(job) = rx.recv().await {
+        let Some(event) = job.event else {
+            let err = AppError::invalid("the event name must be a string");
+            reply::send(cx.socket.as_ref(), "", job.ack, Err(err));
+            continue;
+        };
+        let label = label(&event);
+        let started = Instant::now();
+        let result = match job.data {
+            None => Err(AppError::invalid("the payload is not valid JSON")),
+            Some(data) => AssertUnwindSafe(dispatch(&cx, &event, data))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::error!(event = label, "handler panicked");
+                    Err(AppError::new(ErrorCode::Internal, "internal error"))
+                }),
+        };
+        metrics::event(label, started.elapsed());
+        reply::send(cx.socket.as_ref(), &event, job.ack, result);
+    }
+}
+
+/// Decodes a payload into a request type: `INVALID_PAYLOAD` with the reason
+/// when it does not fit. A missing payload is read as `{}`.
+pub fn parse<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, AppError> {
+    let data = match data {
+        Value::Null => Value::Object(Default::default()),
+        Value::Object(_) => data,
+        _ => return Err(AppError::invalid("the payload must be an object")),
+    };
+    serde_json::from_value(data).map_err(|e| AppError::invalid(e.to_string()))
+}

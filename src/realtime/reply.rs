@@ -1,0 +1,60 @@
+//! Answering a client event: `{ ok: true, ...result }` or
+//! `{ ok: false, error }` in the ack, or an `error` event when the client
+//! asked for no ack and the event failed (PROTOCOL §2).
+
+use serde_json::{json, Map, Value};
+
+use super::conn::{Job, QueueError};
+use super::fanout::SocketOps;
+use crate::error::{AppError, ErrorCode};
+use crate::telemetry::metrics;
+
+/// What a socket handler returns: the ack result object, or an error.
+pub type HandlerResult = Result<Value, AppError>;
+
+/// Sends the outcome of one event to the client.
+pub fn send(
+    socket: &dyn SocketOps,
+    event: &str,
+    ack: Option<super::conn::AckFn>,
+    result: HandlerResult,
+) {
+    let code = result.as_ref().err().map(|e| e.code);
+    metrics::ack(code);
+    match (ack, result) {
+        (Some(ack), Ok(value)) => {
+            let mut body = match value {
+                Value::Object(map) => map,
+                Value::Null => Map::new(),
+                other => {
+                    let mut m = Map::new();
+                    m.insert("result".into(), other);
+                    m
+                }
+            };
+            body.insert("ok".into(), Value::Bool(true));
+            ack(&Value::Object(body));
+        }
+        (Some(ack), Err(err)) => ack(&json!({ "ok": false, "error": err })),
+        (None, Ok(_)) => {}
+        (None, Err(err)) => socket.emit(
+            "error",
+            &json!({ "event": event, "code": err.code, "message": err.message }),
+        ),
+    }
+}
+
+/// Refuses an event that could not even be queued (the connection has too
+/// many events in flight, or is closing).
+pub fn refuse_unqueued(socket: &dyn SocketOps, job: Job, why: QueueError) {
+    let err = match why {
+        QueueError::Full => AppError {
+            code: ErrorCode::RateLimited,
+            message: "too many events in flight on this connection".into(),
+            retry_after_ms: Some(1000),
+        },
+        QueueError::Closed => AppError::new(ErrorCode::Unavailable, "connection is closing"),
+    };
+    let event = job.event.unwrap_or_default();
+    send(socket, &event, job.ack, Err(err));
+}

@@ -1,0 +1,24 @@
+//! Room names. Nothing else builds a room name by hand.
+//!
+//! Rooms are in-memory names inside socketioxide (and channel payloads in the
+//! Redis adapter), never Redis keys, so any user or chat id is safe in them;
+//! the one-letter prefixes keep the two kinds apart.
+
+/// The room of every socket of a user, on every node.
+pub fn user(user_id: &str) -> String {
+    format!("u:{user_id}")
+}
+
+/// The room of the sockets receiving a chat's live events.
+pub fn chat(chat_id: &str) -> String {
+    format!("c:{chat_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn user_and_chat_rooms_never_collide() {
+        assert_ne!(super::user("x"), super::chat("x"));
+        assert_ne!(super::user("c:x"), super::chat("x"));
+    }
+}

@@ -1,0 +1,168 @@
+//! Wiring socketioxide: the connect middleware (authentication and
+//! per-connection state), the connect handler (rooms, registry, `connected`)
+//! and the disconnect handler.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::{SocketIo, SocketIoBuilder};
+
+use super::conn::{Conn, Enqueue};
+use super::dispatch::{self, Cx};
+use super::fanout::{Fanout, IoFanout, SocketHandle, SocketOps};
+use super::rooms;
+use crate::app::AppState;
+use crate::auth::connect::{credentials, ConnectRefusal};
+use crate::cluster::Session;
+use crate::telemetry::metrics;
+
+/// Events one connection may have queued before new ones are refused.
+const QUEUE_CAPACITY: usize = 1024;
+
+fn builder(app: &AppState) -> SocketIoBuilder {
+    let s = &app.config.server;
+    SocketIo::builder()
+        .with_state(app.clone())
+        .max_payload(s.max_payload)
+        .ping_interval(s.ping_interval)
+        .ping_timeout(s.ping_timeout)
+        .max_buffer_size(s.socket_buffer)
+}
+
+/// The Socket.IO layer on the in-process adapter (single node).
+pub fn attach_local(app: &AppState) -> SocketIoLayer {
+    let (layer, io) = builder(app).build_layer();
+    io.ns("/", on_connect.with(authenticate));
+    app.set_fanout(Arc::new(IoFanout(io)) as Arc<dyn Fanout>);
+    layer
+}
+
+/// The Socket.IO layer on the Redis adapter (cluster).
+pub async fn attach_redis(
+    app: &AppState,
+    subscriber: fred::clients::SubscriberClient,
+) -> Result<SocketIoLayer<socketioxide_redis::FredAdapter<socketioxide::adapter::Emitter>>, String>
+{
+    let r = &app.config.redis;
+    let cfg = socketioxide_redis::RedisAdapterConfig::new()
+        .with_prefix(format!("{}sio", r.prefix))
+        .with_request_timeout(r.adapter_request_timeout)
+        .with_stream_buffer(r.adapter_buffer);
+    let ctr = socketioxide_redis::RedisAdapterCtr::new_with_fred_config(subscriber, cfg)
+        .await
+        .map_err(|e| format!("redis adapter: {e}"))?;
+    let (layer, io) = builder(app)
+        .with_adapter::<socketioxide_redis::FredAdapter<_>>(ctr)
+        .build_layer();
+    io.ns("/", on_connect.with(authenticate))
+        .await
+        .map_err(|e| format!("redis adapter: {e}"))?;
+    app.set_fanout(Arc::new(IoFanout(io)) as Arc<dyn Fanout>);
+    Ok(layer)
+}
+
+/// Connect middleware: authenticate, then set up the connection's queue and
+/// handlers before the client can send anything.
+async fn authenticate<A: Adapter>(
+    s: SocketRef<A>,
+    TryData(auth): TryData<Value>,
+    State(app): State<AppState>,
+) -> Result<(), ConnectRefusal> {
+    if app.is_draining() {
+        metrics::connect_refused("SERVER_DRAINING");
+        return Err(ConnectRefusal::Draining);
+    }
+    let token = credentials(auth.ok().as_ref(), s.req_parts());
+    let identity = match app.verifier.verify(token.as_deref().unwrap_or("")).await {
+        Ok(id) => id,
+        Err(e) => {
+            metrics::connect_refused(e.code());
+            return Err(ConnectRefusal::Auth(e));
+        }
+    };
+    let device_id = identity
+        .device_id
+        .clone()
+        .unwrap_or_else(|| format!("conn-{}", s.id));
+    let (conn, rx, gate) = Conn::new(identity, device_id, s.id.to_string(), QUEUE_CAPACITY);
+    s.extensions.insert(conn.clone());
+    s.on_fallback(async |_: Enqueue| {});
+    s.on_disconnect(on_disconnect);
+    let socket: Arc<dyn SocketOps> = Arc::new(SocketHandle(s.clone()));
+    tokio::spawn(dispatch::run(Cx { app, conn, socket }, rx, gate));
+    Ok(())
+}
+
+/// After the CONNECT packet: join the user's room and chats, register the
+/// session, emit `connected`, then let queued events run.
+async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
+    let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
+        return;
+    };
+    metrics::connection_opened();
+    let user = conn.user_id().to_string();
+    s.join(rooms::user(&user));
+    let session = Session {
+        socket_id: conn.socket_id.clone(),
+        user_id: user.clone(),
+        device_id: conn.device_id.clone(),
+        node_id: app.node_id.clone(),
+        since: conn.connected_at.clone(),
+    };
+    if let Err(e) = app.stores.cluster.add_session(&session).await {
+        tracing::warn!(error = %e, "could not register the session");
+    }
+    let joined = app
+        .stores
+        .chats
+        .chats_of_user(&user, app.config.chat.auto_join_limit)
+        .await;
+    s.emit(
+        "connected",
+        &json!({
+            "userId": user,
+            "deviceId": conn.device_id,
+            "socketId": conn.socket_id,
+            "nodeId": app.node_id,
+            "serverTime": crate::time::now_rfc3339(),
+        }),
+    )
+    .ok();
+    match joined {
+        Ok(chat_ids) => s.join(chat_ids.iter().map(|c| rooms::chat(c)).collect::<Vec<_>>()),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not auto-join chats");
+            s.emit(
+                "error",
+                &json!({
+                    "event": "connect",
+                    "code": "UNAVAILABLE",
+                    "message": "could not join your chats; call chat:join-multiple",
+                }),
+            )
+            .ok();
+        }
+    }
+    conn.open_gate();
+}
+
+async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
+    let Some(conn) = s.extensions.remove::<Arc<Conn>>() else {
+        return;
+    };
+    metrics::connection_closed();
+    conn.close_queue();
+    crate::messages::typing::stop_all(&app, &conn).await;
+    if let Err(e) = app
+        .stores
+        .cluster
+        .remove_session(conn.user_id(), &conn.socket_id)
+        .await
+    {
+        tracing::warn!(error = %e, "could not unregister the session");
+    }
+}

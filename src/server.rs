@@ -1,0 +1,209 @@
+//! Listeners, routers and the node's life cycle.
+//!
+//! [`run`] is the one entry point main and tests share: it serves on a
+//! listener until `shutdown` resolves, then drains (see `shutdown.rs`).
+//! `/health` answers from the first moment; the rest of the node (the app,
+//! its Redis connections, the Socket.IO layer) is built in the background, so
+//! a node whose Redis is unreachable at start-up keeps retrying while
+//! `/health` is 200 and `/ready` is 503.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::app::{App, AppState};
+use crate::config::Config;
+
+/// What the node has built so far.
+#[derive(Default)]
+pub struct Boot {
+    app: OnceLock<AppState>,
+    router: OnceLock<Router>,
+}
+
+impl Boot {
+    /// The app, once built.
+    pub fn app(&self) -> Option<&AppState> {
+        self.app.get()
+    }
+}
+
+/// A running node (tests, embedding).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub boot: Arc<Boot>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Graceful shutdown (the SIGTERM path); waits until the node exits.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Stops the node without any goodbye (a crash): no drain, no registry
+    /// clean-up. Its connections drop when the runtime drops them.
+    pub fn kill(self) {
+        self.task.abort();
+        if let Some(app) = self.boot.app() {
+            app.kill_background();
+        }
+    }
+
+    /// Waits until the app is built (Redis reached).
+    pub async fn wait_built(&self) -> AppState {
+        loop {
+            if let Some(app) = self.boot.app() {
+                return app.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Binds `listener` and serves in a task; returns at once.
+pub fn spawn(listener: TcpListener, config: Config) -> Running {
+    let addr = listener.local_addr().expect("bound listener");
+    let boot = Arc::new(Boot::default());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(run_with(listener, config, boot.clone(), async move {
+        let _ = rx.await;
+    }));
+    Running {
+        addr,
+        boot,
+        stop: Some(tx),
+        task,
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run_with(listener, config, Arc::new(Boot::default()), shutdown).await
+}
+
+async fn run_with(
+    listener: TcpListener,
+    config: Config,
+    boot: Arc<Boot>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let deadline = config.server.shutdown_timeout;
+    let builder = tokio::spawn(build(config, boot.clone()));
+    let router = Router::new()
+        .route("/health", get(crate::http::health))
+        .fallback_service(tower::service_fn({
+            let boot = boot.clone();
+            move |req: Request<Body>| {
+                let boot = boot.clone();
+                async move { Ok::<_, Infallible>(forward(&boot, req).await) }
+            }
+        }));
+    let (drained_tx, mut drained_rx) = watch::channel(false);
+    let drain_boot = boot.clone();
+    let signal = async move {
+        shutdown.await;
+        builder.abort();
+        crate::shutdown::drain(drain_boot.app()).await;
+        let _ = drained_tx.send(true);
+    };
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let serve = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal);
+    tokio::select! {
+        r = serve => r,
+        _ = async {
+            let _ = drained_rx.wait_for(|d| *d).await;
+            tokio::time::sleep(deadline).await;
+        } => {
+            tracing::warn!("shutdown deadline reached with connections still open");
+            Ok(())
+        }
+    }
+}
+
+async fn forward(boot: &Boot, req: Request<Body>) -> Response {
+    match boot.router.get() {
+        Some(r) => match r.clone().oneshot(req).await {
+            Ok(resp) => resp,
+            Err(never) => match never {},
+        },
+        None => {
+            let body =
+                json!({ "error": { "code": "UNAVAILABLE", "message": "the node is starting" } });
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// Builds the app (waiting for Redis when configured) and the routers.
+async fn build(config: Config, boot: Arc<Boot>) {
+    let app = loop {
+        match App::build(config.clone()).await {
+            Ok(app) => break AppState(Arc::new(app)),
+            Err(e) => {
+                tracing::error!(error = %e, "start-up failed, retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let socket_layer = loop {
+        match attach(&app).await {
+            Ok(r) => break r,
+            Err(e) => {
+                tracing::error!(error = %e, "Socket.IO adapter failed, retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let router = socket_layer;
+    app.start_background();
+    let _ = boot.app.set(app.clone());
+    let _ = boot.router.set(router);
+    if let Some(secret) = &app.dev_secret {
+        crate::shutdown::print_dev_banner(&app, secret);
+    }
+    tracing::info!(node = %app.node_id, redis = app.config.redis.url.is_some(), "node ready");
+}
+
+/// The node's routes wrapped in the Socket.IO layer of the configured
+/// adapter (the layer answers `/socket.io/`, everything else passes through).
+async fn attach(app: &AppState) -> Result<Router, String> {
+    let routes = crate::http::routes(app.clone());
+    match &app.config.redis.url {
+        None => Ok(routes.layer(crate::realtime::attach_local(app))),
+        Some(url) => {
+            let sub = crate::store::redis::subscriber(url, app.config.redis.command_timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+            let layer = crate::realtime::attach_redis(app, sub).await?;
+            Ok(routes.layer(layer))
+        }
+    }
+}
