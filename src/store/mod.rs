@@ -39,7 +39,12 @@ pub struct Stores {
 // TEMPORARY: replaced by the store branch.
 impl Stores {
     pub fn memory() -> Self {
-        todo!()
+        let mem = std::sync::Arc::new(memory::MemoryStore::default());
+        Self {
+            chats: mem.clone(),
+            messages: mem.clone(),
+            cluster: mem,
+        }
     }
     pub fn redis(_c: fred::clients::Client, _p: String) -> Self {
         todo!()

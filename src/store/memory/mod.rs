@@ -1,1 +1,397 @@
-//! placeholder
+//! The in-process backend: every storage trait on one node's memory.
+//!
+//! It makes a single node complete with no Redis (the embedded default). It
+//! follows the same rules as the Redis backend, checked by the same
+//! behaviour suites: bounded history (count and age), expiring `clientId`
+//! entries, forward-only cursors.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+
+use crate::chat::{Chat, ChatStore, MembershipChange};
+use crate::cluster::{ClusterStore, Session};
+use crate::messages::{Appended, Cursor, Message, MessageStore, NewMessage, Page, SyncSlice};
+use crate::store::StoreResult;
+
+#[derive(Default)]
+struct ChatLog {
+    last_seq: u64,
+    messages: VecDeque<Message>,
+    /// message id → seq
+    ids: HashMap<String, u64>,
+    /// (sender, clientId) → (message id, expiry)
+    client_ids: HashMap<(String, String), (String, Instant)>,
+    delivered: HashMap<String, u64>,
+    read: HashMap<String, u64>,
+}
+
+impl ChatLog {
+    fn trim(&mut self, max: u64, min_created_ms: i64) {
+        while let Some(front) = self.messages.front() {
+            let too_many = self.messages.len() as u64 > max;
+            if !(too_many || front.created_ms < min_created_ms) {
+                break;
+            }
+            let m = self.messages.pop_front().expect("front exists");
+            self.ids.remove(&m.id);
+        }
+    }
+
+    fn first_seq(&self) -> u64 {
+        self.messages.front().map_or(self.last_seq + 1, |m| m.seq)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    chats: HashMap<String, Chat>,
+    user_chats: HashMap<String, Vec<String>>,
+    logs: HashMap<String, ChatLog>,
+    sessions: HashMap<String, BTreeMap<String, Session>>,
+    nodes: HashMap<String, Instant>,
+}
+
+impl State {
+    fn index_add(&mut self, user: &str, chat: &str) {
+        let list = self.user_chats.entry(user.to_string()).or_default();
+        if !list.iter().any(|c| c == chat) {
+            list.push(chat.to_string());
+        }
+    }
+
+    fn index_remove(&mut self, user: &str, chat: &str) {
+        if let Some(list) = self.user_chats.get_mut(user) {
+            list.retain(|c| c != chat);
+            if list.is_empty() {
+                self.user_chats.remove(user);
+            }
+        }
+    }
+}
+
+/// All state of a single node.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+fn push_unique(list: &mut Vec<String>, items: &[String]) -> Vec<String> {
+    let mut added = Vec::new();
+    for item in items {
+        if !list.contains(item) {
+            list.push(item.clone());
+            added.push(item.clone());
+        }
+    }
+    added
+}
+
+#[async_trait]
+impl ChatStore for MemoryStore {
+    async fn create_chat(&self, chat: &Chat) -> StoreResult<bool> {
+        let mut st = self.state.lock();
+        if st.chats.contains_key(&chat.id) {
+            return Ok(false);
+        }
+        for m in &chat.members {
+            st.index_add(m, &chat.id);
+        }
+        st.chats.insert(chat.id.clone(), chat.clone());
+        Ok(true)
+    }
+
+    async fn put_chat(&self, chat: &Chat) -> StoreResult<Option<Chat>> {
+        let mut st = self.state.lock();
+        let previous = st.chats.insert(chat.id.clone(), chat.clone());
+        if let Some(prev) = &previous {
+            for m in prev.members.iter().filter(|m| !chat.is_member(m)) {
+                st.index_remove(m, &chat.id);
+            }
+        }
+        for m in &chat.members {
+            st.index_add(m, &chat.id);
+        }
+        Ok(previous)
+    }
+
+    async fn get_chat(&self, chat_id: &str) -> StoreResult<Option<Chat>> {
+        Ok(self.state.lock().chats.get(chat_id).cloned())
+    }
+
+    async fn add_members(
+        &self,
+        chat_id: &str,
+        user_ids: &[String],
+    ) -> StoreResult<Option<MembershipChange>> {
+        let mut st = self.state.lock();
+        let Some(chat) = st.chats.get_mut(chat_id) else {
+            return Ok(None);
+        };
+        let added = push_unique(&mut chat.members, user_ids);
+        let chat = chat.clone();
+        for u in &added {
+            st.index_add(u, chat_id);
+        }
+        Ok(Some(MembershipChange {
+            chat,
+            added,
+            removed: Vec::new(),
+        }))
+    }
+
+    async fn remove_members(
+        &self,
+        chat_id: &str,
+        user_ids: &[String],
+    ) -> StoreResult<Option<MembershipChange>> {
+        let mut st = self.state.lock();
+        let Some(chat) = st.chats.get_mut(chat_id) else {
+            return Ok(None);
+        };
+        let gone: HashSet<&String> = user_ids.iter().collect();
+        let removed: Vec<String> = chat
+            .members
+            .iter()
+            .filter(|m| gone.contains(m))
+            .cloned()
+            .collect();
+        chat.members.retain(|m| !gone.contains(m));
+        chat.owners.retain(|m| !gone.contains(m));
+        chat.bots.retain(|m| !gone.contains(m));
+        let chat = chat.clone();
+        for u in &removed {
+            st.index_remove(u, chat_id);
+        }
+        Ok(Some(MembershipChange {
+            chat,
+            added: Vec::new(),
+            removed,
+        }))
+    }
+
+    async fn is_member(&self, chat_id: &str, user_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .state
+            .lock()
+            .chats
+            .get(chat_id)
+            .is_some_and(|c| c.is_member(user_id)))
+    }
+
+    async fn chats_of_user(&self, user_id: &str, limit: usize) -> StoreResult<Vec<String>> {
+        let st = self.state.lock();
+        let list = st.user_chats.get(user_id).cloned().unwrap_or_default();
+        let skip = list.len().saturating_sub(limit);
+        Ok(list.into_iter().skip(skip).collect())
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryStore {
+    async fn append(&self, new: NewMessage) -> StoreResult<Appended> {
+        let mut st = self.state.lock();
+        let m = new.message;
+        let member = st
+            .chats
+            .get(&m.chat_id)
+            .is_some_and(|c| c.is_member(&m.sender_id));
+        if !member {
+            return Ok(Appended::NotMember);
+        }
+        let log = st.logs.entry(m.chat_id.clone()).or_default();
+        let now = Instant::now();
+        log.client_ids.retain(|_, (_, expiry)| *expiry > now);
+        let key = m
+            .client_id
+            .as_ref()
+            .map(|c| (m.sender_id.clone(), c.clone()));
+        if let Some(key) = &key {
+            if let Some((id, _)) = log.client_ids.get(key) {
+                if let Some(seq) = log.ids.get(id) {
+                    let idx = (seq - log.first_seq()) as usize;
+                    return Ok(Appended::Duplicate(log.messages[idx].clone()));
+                }
+            }
+        }
+        log.last_seq += 1;
+        let mut stored = m;
+        stored.seq = log.last_seq;
+        log.ids.insert(stored.id.clone(), stored.seq);
+        if let Some(key) = key {
+            let ttl = Duration::from_secs(new.client_id_ttl_secs);
+            log.client_ids.insert(key, (stored.id.clone(), now + ttl));
+        }
+        for cursors in [&mut log.delivered, &mut log.read] {
+            cursors.insert(stored.sender_id.clone(), stored.seq);
+        }
+        log.messages.push_back(stored.clone());
+        log.trim(new.max_messages, new.min_created_ms);
+        Ok(Appended::Stored(stored))
+    }
+
+    async fn before(&self, chat_id: &str, before: Option<u64>, limit: usize) -> StoreResult<Page> {
+        let st = self.state.lock();
+        let Some(log) = st.logs.get(chat_id) else {
+            return Ok(Page {
+                messages: Vec::new(),
+                has_more: false,
+            });
+        };
+        let eligible: Vec<&Message> = log
+            .messages
+            .iter()
+            .filter(|m| before.is_none_or(|b| m.seq < b))
+            .collect();
+        let skip = eligible.len().saturating_sub(limit);
+        Ok(Page {
+            messages: eligible[skip..].iter().map(|m| (*m).clone()).collect(),
+            has_more: skip > 0,
+        })
+    }
+
+    async fn after(&self, chat_id: &str, after: u64, limit: usize) -> StoreResult<SyncSlice> {
+        let st = self.state.lock();
+        let Some(log) = st.logs.get(chat_id) else {
+            return Ok(SyncSlice {
+                messages: Vec::new(),
+                complete: true,
+                has_more: false,
+            });
+        };
+        let mut eligible = log.messages.iter().filter(|m| m.seq > after);
+        let messages: Vec<Message> = eligible.by_ref().take(limit).cloned().collect();
+        let has_more = eligible.next().is_some();
+        let complete = after + 1 >= log.first_seq() || after >= log.last_seq;
+        Ok(SyncSlice {
+            messages,
+            complete,
+            has_more,
+        })
+    }
+
+    async fn seq_of(&self, chat_id: &str, message_id: &str) -> StoreResult<Option<u64>> {
+        let st = self.state.lock();
+        Ok(st
+            .logs
+            .get(chat_id)
+            .and_then(|l| l.ids.get(message_id).copied()))
+    }
+
+    async fn last_seq(&self, chat_id: &str) -> StoreResult<u64> {
+        Ok(self
+            .state
+            .lock()
+            .logs
+            .get(chat_id)
+            .map_or(0, |l| l.last_seq))
+    }
+
+    async fn advance_cursor(
+        &self,
+        chat_id: &str,
+        user_id: &str,
+        cursor: Cursor,
+        seq: u64,
+    ) -> StoreResult<bool> {
+        let mut st = self.state.lock();
+        let log = st.logs.entry(chat_id.to_string()).or_default();
+        let map = match cursor {
+            Cursor::Delivered => &mut log.delivered,
+            Cursor::Read => &mut log.read,
+        };
+        let current = map.entry(user_id.to_string()).or_insert(0);
+        if seq > *current {
+            *current = seq;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    async fn read_cursor(&self, chat_id: &str, user_id: &str) -> StoreResult<u64> {
+        let st = self.state.lock();
+        Ok(st
+            .logs
+            .get(chat_id)
+            .and_then(|l| l.read.get(user_id).copied())
+            .unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl ClusterStore for MemoryStore {
+    async fn add_session(&self, session: &Session) -> StoreResult<()> {
+        self.state
+            .lock()
+            .sessions
+            .entry(session.user_id.clone())
+            .or_default()
+            .insert(session.socket_id.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn remove_session(&self, user_id: &str, socket_id: &str) -> StoreResult<usize> {
+        let mut st = self.state.lock();
+        let Some(map) = st.sessions.get_mut(user_id) else {
+            return Ok(0);
+        };
+        map.remove(socket_id);
+        let left = map.len();
+        if left == 0 {
+            st.sessions.remove(user_id);
+        }
+        Ok(left)
+    }
+
+    async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<Session>> {
+        let st = self.state.lock();
+        Ok(st
+            .sessions
+            .get(user_id)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn online(&self, user_ids: &[String]) -> StoreResult<Vec<bool>> {
+        let st = self.state.lock();
+        Ok(user_ids
+            .iter()
+            .map(|u| st.sessions.get(u).is_some_and(|m| !m.is_empty()))
+            .collect())
+    }
+
+    async fn heartbeat(&self, node_id: &str, ttl_secs: u64) -> StoreResult<()> {
+        let expiry = Instant::now() + Duration::from_secs(ttl_secs);
+        self.state.lock().nodes.insert(node_id.to_string(), expiry);
+        Ok(())
+    }
+
+    async fn live_nodes(&self) -> StoreResult<Vec<String>> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.nodes.retain(|_, expiry| *expiry > now);
+        let mut nodes: Vec<String> = st.nodes.keys().cloned().collect();
+        nodes.sort();
+        Ok(nodes)
+    }
+
+    async fn remove_node(&self, node_id: &str) -> StoreResult<usize> {
+        let mut st = self.state.lock();
+        st.nodes.remove(node_id);
+        let mut removed = 0;
+        st.sessions.retain(|_, map| {
+            let before = map.len();
+            map.retain(|_, s| s.node_id != node_id);
+            removed += before - map.len();
+            !map.is_empty()
+        });
+        Ok(removed)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}
