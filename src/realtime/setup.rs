@@ -121,6 +121,16 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
         .chats
         .chats_of_user(&user, app.config.chat.auto_join_limit)
         .await;
+    let join_failed = match joined {
+        Ok(chat_ids) => {
+            s.join(chat_ids.iter().map(|c| rooms::chat(c)).collect::<Vec<_>>());
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not auto-join chats");
+            true
+        }
+    };
     s.emit(
         "connected",
         &json!({
@@ -132,20 +142,16 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
         }),
     )
     .ok();
-    match joined {
-        Ok(chat_ids) => s.join(chat_ids.iter().map(|c| rooms::chat(c)).collect::<Vec<_>>()),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not auto-join chats");
-            s.emit(
-                "error",
-                &json!({
-                    "event": "connect",
-                    "code": "UNAVAILABLE",
-                    "message": "could not join your chats; call chat:join-multiple",
-                }),
-            )
-            .ok();
-        }
+    if join_failed {
+        s.emit(
+            "error",
+            &json!({
+                "event": "connect",
+                "code": "UNAVAILABLE",
+                "message": "could not join your chats; call chat:join-multiple",
+            }),
+        )
+        .ok();
     }
     conn.open_gate();
 }
