@@ -64,6 +64,8 @@ impl App {
             None
         };
         let verifier = Verifier::new(&config.auth)?;
+        // Install the metrics recorder before anything records.
+        crate::telemetry::metrics::handle();
         Ok(Self {
             node_id: config.server.node_id.clone(),
             config: config.clone(),

@@ -216,9 +216,9 @@ impl Reader<'_> {
         self.raw(env).unwrap_or_default()
     }
 
-    fn parse<T: std::str::FromStr>(&mut self, env: &str, what: &str) -> T
+    fn parse<T>(&mut self, env: &str, what: &str) -> T
     where
-        T: Default,
+        T: std::str::FromStr + Default,
     {
         let Some(raw) = self.raw(env) else {
             self.errors.push(format!("{env} must be set ({what})"));

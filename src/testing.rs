@@ -1,1 +1,132 @@
-//! tmp
+//! Test support: a real `redis-server` process on a free loopback port.
+//!
+//! Used by the storage behaviour suites and the integration tests. It never
+//! silently skips: without `redis-server` installed it panics and says how
+//! to install it (the README's test command does).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A redis-server child process, killed on drop.
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    persistent: bool,
+    child: Mutex<Option<Child>>,
+}
+
+impl RedisServer {
+    /// Starts a server without persistence.
+    pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Starts a server that keeps its data across `stop`/`start_again`
+    /// (append-only file, fsync always), for outage tests.
+    pub fn start_persistent() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(persistent: bool) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("sb-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir for redis");
+        let server = Self {
+            port,
+            dir,
+            persistent,
+            child: Mutex::new(None),
+        };
+        server.start_again();
+        server
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server (an outage). Persistent servers keep their data.
+    pub fn stop(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and waits until it answers.
+    pub fn start_again(&self) {
+        let mut guard = self.child.lock().unwrap();
+        if guard.is_some() {
+            return;
+        }
+        let mut cmd = Command::new("redis-server");
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--save")
+            .arg("")
+            .arg("--protected-mode")
+            .arg("no")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if self.persistent {
+            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            cmd.args(["--appendonly", "no"]);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start redis-server ({e}). The tests need Redis 7+: \
+                 install it with `apt-get install redis-server` (scripts/test.sh does)"
+            )
+        });
+        *guard = Some(child);
+        drop(guard);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if ping(self.port) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {} did not answer PING", self.port);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+}

@@ -140,16 +140,16 @@ pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, Cha
             _ => Err(ChatError::Exists),
         };
     }
-    let added = chat.members.clone();
-    announce(
-        app,
-        &MembershipChange {
-            chat: chat.clone(),
-            added,
-            removed: Vec::new(),
-        },
-    )
-    .await;
+    // Every member's sockets join the room; members hear `chat:updated`
+    // (no `chat:member-joined` per founding member).
+    let fanout = app.fanout();
+    let room = rooms::chat(&chat.id);
+    for user in &chat.members {
+        fanout.join_user(user, vec![room.clone()]).await;
+    }
+    fanout
+        .emit(vec![room], vec![], "chat:updated", &json!({ "chat": chat }))
+        .await;
     Ok(chat)
 }
 

@@ -95,7 +95,7 @@ impl<A: Adapter> SocketOps for SocketHandle<A> {
     }
 
     fn emit(&self, event: &str, data: &Value) {
-        if let Err(e) = self.0.emit(event.to_string(), data) {
+        if let Err(e) = self.0.emit(event, data) {
             tracing::debug!(event, error = %e, "emit to socket failed");
         }
     }

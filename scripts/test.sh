@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The test command: installs what a fresh Debian machine lacks, then runs
+# every test: unit tests, the storage behaviour suites on memory and Redis,
+# the integration tests (real servers, real Redis, several nodes), and the
+# conformance tests with the official socket.io-client under node --test,
+# against a single in-memory node and against two nodes sharing one Redis.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# --- 1. what a fresh machine lacks -----------------------------------------
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]} (apt-get)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+command -v node >/dev/null 2>&1 || { echo "Node.js 18+ is required for the conformance tests" >&2; exit 1; }
+log "installing the conformance test packages (npm ci)"
+(cd conformance && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- 2. cargo tests (they start their own redis-server processes) ---------
+log "cargo test"
+cargo test --workspace --all-targets
+
+# --- 3. conformance tests against real servers ------------------------------
+log "building the server for the conformance tests"
+cargo build --quiet --bin switchboard
+bin="$root/target/debug/switchboard"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_ready() {
+  local url=$1
+  for _ in $(seq 1 300); do
+    if curl -sf "$url/ready" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "server at $url did not become ready" >&2
+  return 1
+}
+
+secret="conformance-secret-$(date +%s)-0123456789abcdef"
+common_env=(SB_JWT_SECRET="$secret" SB_HOST=127.0.0.1 SB_LOG=warn SB_TYPING_TIMEOUT_MS=1500)
+
+start_node() { # start_node PORT NAME [extra env...]
+  local port=$1 name=$2; shift 2
+  env "${common_env[@]}" SB_PORT="$port" SB_NODE_ID="$name" "$@" "$bin" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+run_conformance() { # run_conformance LABEL URLS
+  log "conformance: $1"
+  (cd conformance && SB_URLS="$2" SB_JWT_SECRET="$secret" npm test --silent) || {
+    for f in "$work"/*.log; do echo "--- $f"; tail -n 50 "$f"; done
+    return 1
+  }
+}
+
+# 3a. one node, in-memory store
+p1=$(free_port)
+start_node "$p1" mem-1
+wait_ready "http://127.0.0.1:$p1"
+run_conformance "one in-memory node" "http://127.0.0.1:$p1"
+
+# 3b. two nodes sharing one Redis
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+pa=$(free_port); pb=$(free_port)
+start_node "$pa" redis-a SB_REDIS_URL="redis://127.0.0.1:$rport" SB_REDIS_PREFIX="conf:"
+start_node "$pb" redis-b SB_REDIS_URL="redis://127.0.0.1:$rport" SB_REDIS_PREFIX="conf:"
+wait_ready "http://127.0.0.1:$pa"
+wait_ready "http://127.0.0.1:$pb"
+run_conformance "two nodes on one Redis" "http://127.0.0.1:$pa,http://127.0.0.1:$pb"
+
+log "all tests passed"

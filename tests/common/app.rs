@@ -1,0 +1,176 @@
+//! `TestApp`: real nodes on 127.0.0.1:0, in-memory or on a real Redis, and
+//! tokens for them.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard::app::AppState;
+use switchboard::config::Config;
+use switchboard::server::{self, Running};
+use switchboard::testing::RedisServer;
+
+use super::sio::{ConnectError, ConnectOpts, SioClient};
+
+/// The HS256 secret every test node accepts.
+pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+/// One redis-server for the whole test binary; tests keep apart by prefix.
+pub fn shared_redis() -> &'static RedisServer {
+    static REDIS: OnceLock<RedisServer> = OnceLock::new();
+    REDIS.get_or_init(RedisServer::start)
+}
+
+/// A unique name for this test's keys, chats and users.
+pub fn unique(label: &str) -> String {
+    format!(
+        "{label}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// A token for `sub`, valid for 10 minutes.
+pub fn token(sub: &str) -> String {
+    token_with(json!({ "sub": sub }))
+}
+
+/// A token with these claims (`exp` defaults to 10 minutes from now).
+pub fn token_with(claims: Value) -> String {
+    let mut c = claims;
+    if c.get("exp").is_none() {
+        c["exp"] = json!(switchboard::auth::now_secs() + 600);
+    }
+    super::sio::mint_hs256(SECRET, c)
+}
+
+/// Builds a node configuration for tests.
+pub struct TestApp {
+    config: Config,
+}
+
+impl TestApp {
+    /// A single node on the in-process store.
+    pub fn memory() -> Self {
+        let mut config = Config::defaults();
+        config.server.host = [127, 0, 0, 1].into();
+        config.server.port = 0;
+        config.server.node_id = unique("mem");
+        config.server.shutdown_timeout = Duration::from_secs(5);
+        config.auth.secret = Some(SECRET.into());
+        config.messages.typing_timeout = Duration::from_millis(800);
+        Self { config }
+    }
+
+    /// A node on Redis with the given key prefix (nodes of one cluster
+    /// share it).
+    pub fn redis(url: &str, prefix: &str) -> Self {
+        let mut t = Self::memory();
+        t.config.server.node_id = unique("node");
+        t.config.redis.url = Some(url.to_string());
+        t.config.redis.prefix = prefix.to_string();
+        t.config.redis.command_timeout = Duration::from_millis(1000);
+        t.config.redis.adapter_request_timeout = Duration::from_millis(1500);
+        t.config.redis.heartbeat_interval = Duration::from_secs(1);
+        t.config.redis.node_ttl = Duration::from_secs(3);
+        t
+    }
+
+    /// Changes the configuration.
+    pub fn with(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Starts the node and waits until it is built.
+    pub async fn start(self) -> TestNode {
+        let node = self.spawn().await;
+        let app = node.running.as_ref().unwrap().wait_built().await;
+        TestNode {
+            app: Some(app),
+            ..node
+        }
+    }
+
+    /// Starts the node without waiting for its app (Redis may be down).
+    pub async fn spawn(self) -> TestNode {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = server::spawn(listener, self.config);
+        TestNode {
+            url: format!("http://{}", running.addr),
+            running: Some(running),
+            app: None,
+        }
+    }
+
+    /// `n` nodes sharing one fresh prefix on the shared Redis.
+    pub async fn cluster(n: usize) -> Vec<TestNode> {
+        let prefix = format!("{}:", unique("t"));
+        let url = shared_redis().url();
+        let mut nodes = Vec::new();
+        for _ in 0..n {
+            nodes.push(TestApp::redis(&url, &prefix).start().await);
+        }
+        nodes
+    }
+}
+
+/// A running node.
+pub struct TestNode {
+    pub url: String,
+    running: Option<Running>,
+    app: Option<AppState>,
+}
+
+impl TestNode {
+    pub fn app(&self) -> &AppState {
+        self.app.as_ref().expect("node built")
+    }
+
+    /// Connects as `user` (WebSocket, token in `auth.token`) and waits for
+    /// the `connected` event.
+    pub async fn connect(&self, user: &str) -> SioClient {
+        self.connect_with(ConnectOpts {
+            auth: Some(json!({ "token": token(user) })),
+            ..Default::default()
+        })
+        .await
+        .expect("connect")
+    }
+
+    /// Connects as `user` with a `device` claim.
+    pub async fn connect_device(&self, user: &str, device: &str) -> SioClient {
+        self.connect_with(ConnectOpts {
+            auth: Some(json!({ "token": token_with(json!({"sub": user, "device": device})) })),
+            ..Default::default()
+        })
+        .await
+        .expect("connect")
+    }
+
+    /// Connects with options and waits for `connected`.
+    pub async fn connect_with(&self, opts: ConnectOpts) -> Result<SioClient, ConnectError> {
+        let mut c = SioClient::connect(&self.url, opts).await?;
+        c.wait_for("connected", Duration::from_secs(5)).await;
+        Ok(c)
+    }
+
+    /// GET a path on this node: (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = reqwest::get(format!("{}{path}", self.url)).await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Graceful shutdown, as on SIGTERM.
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
+    /// Stops the node without any goodbye (simulated crash).
+    pub fn kill(mut self) {
+        if let Some(r) = self.running.take() {
+            r.kill();
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Shared test helpers: a Socket.IO client (`sio`), nodes (`app`), and
+//! ack assertions.
+#![allow(dead_code)]
+
+pub mod app;
+pub mod sio;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use sio::SioClient;
+
+/// How long a test waits for something that must happen.
+pub const T: Duration = Duration::from_secs(5);
+/// How long a test watches for something that must not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// Emits with an ack and asserts `{ ok: true }`; returns the ack.
+pub async fn ok(c: &mut SioClient, event: &str, data: Value) -> Value {
+    let ack = c
+        .emit_with_ack(event, data.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{event} {data}: no ack: {e:?}"));
+    assert_eq!(ack["ok"], true, "{event} {data} → {ack}");
+    ack
+}
+
+/// Emits with an ack and asserts `{ ok: false }`; returns the error code.
+pub async fn code(c: &mut SioClient, event: &str, data: Value) -> String {
+    let ack = c
+        .emit_with_ack(event, data.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{event} {data}: no ack: {e:?}"));
+    assert_eq!(ack["ok"], false, "{event} {data} → {ack}");
+    assert!(ack["error"]["message"].is_string(), "{ack}");
+    ack["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}

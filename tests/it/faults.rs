@@ -1,0 +1,168 @@
+//! Failure behaviour: Redis down at start-up, Redis stopped and restarted
+//! under traffic, graceful shutdown.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard::testing::RedisServer;
+
+use crate::common::app::{unique, TestApp};
+use crate::common::{ok, T};
+
+#[tokio::test]
+async fn unreachable_redis_at_start_up_then_ready_when_it_comes() {
+    let redis = RedisServer::start_persistent();
+    let url = redis.url();
+    redis.stop();
+    let node = TestApp::redis(&url, &format!("{}:", unique("boot")))
+        .spawn()
+        .await;
+    // The process serves: health is fine, readiness is not, sockets wait.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(node.get("/health").await.0, 200);
+    assert_eq!(node.get("/ready").await.0, 503);
+    redis.start_again();
+    let mut ready = 503;
+    for _ in 0..100 {
+        ready = node.get("/ready").await.0;
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready, 200, "the node became ready by itself");
+    let mut c = node.connect(&unique("u")).await;
+    ok(&mut c, "chat:list", json!({})).await;
+}
+
+#[tokio::test]
+async fn redis_outage_under_traffic_loses_no_acked_message() {
+    let redis = RedisServer::start_persistent();
+    let prefix = format!("{}:", unique("outage"));
+    let node_a = TestApp::redis(&redis.url(), &prefix).start().await;
+    let node_b = TestApp::redis(&redis.url(), &prefix).start().await;
+    let (a, b) = (unique("a"), unique("b"));
+    let mut alice = node_a.connect(&a).await;
+    let mut bob = node_b.connect(&b).await;
+    let chat = ok(
+        &mut alice,
+        "chat:create",
+        json!({"kind": "group", "members": [b]}),
+    )
+    .await;
+    let id = chat["chat"]["id"].as_str().unwrap().to_string();
+    bob.wait_for("chat:updated", T).await;
+
+    let mut acked_ok = Vec::new();
+    let mut refused = 0;
+    for i in 0..60 {
+        if i == 20 {
+            redis.stop();
+        }
+        if i == 40 {
+            redis.start_again();
+        }
+        let r = alice
+            .emit_with_ack(
+                "message:new",
+                json!({"chatId": id, "content": format!("{i}"), "clientId": format!("c{i}")}),
+            )
+            .await;
+        match r {
+            Ok(v) if v["ok"] == true => acked_ok.push(format!("c{i}")),
+            Ok(v) => {
+                assert_eq!(v["error"]["code"], "UNAVAILABLE", "{v}");
+                refused += 1;
+            }
+            Err(_) => refused += 1, // no ack in time: the client will retry
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused > 0, "the outage was noticed");
+    // Service resumes by itself: sends succeed and reach the other node.
+    let mut resumed = false;
+    for _ in 0..100 {
+        let r = alice
+            .emit_with_ack(
+                "message:new",
+                json!({"chatId": id, "content": "after", "clientId": "after"}),
+            )
+            .await;
+        if matches!(&r, Ok(v) if v["ok"] == true) {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "sending works again without a restart");
+    acked_ok.push("after".into());
+    let mut live = false;
+    for _ in 0..50 {
+        ok(
+            &mut alice,
+            "message:new",
+            json!({"chatId": id, "content": "ping"}),
+        )
+        .await;
+        if let Some(m) = bob
+            .try_wait_for("message:new", Duration::from_millis(200))
+            .await
+        {
+            if m["message"]["content"] == "ping" {
+                live = true;
+                break;
+            }
+        }
+    }
+    assert!(live, "cross-node delivery resumed (re-subscribed)");
+    // Every message acked ok is stored.
+    let hist = ok(
+        &mut bob,
+        "chat:history",
+        json!({"chatId": id, "limit": 100}),
+    )
+    .await;
+    let stored: Vec<String> = hist["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["clientId"].as_str().map(str::to_string))
+        .collect();
+    for c in &acked_ok {
+        assert!(
+            stored.contains(c),
+            "acked message {c} is missing from history"
+        );
+    }
+    let seqs: Vec<u64> = hist["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    let mut sorted = seqs.clone();
+    sorted.dedup();
+    assert_eq!(sorted, seqs, "seq stays increasing without duplicates");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains() {
+    let node = TestApp::memory().start().await;
+    let c = node.connect(&unique("u")).await;
+    let url = node.url.clone();
+    let app = node.app().clone();
+    let stop = tokio::spawn(node.shutdown());
+    // Clients are disconnected so that they reconnect elsewhere.
+    tokio::time::timeout(T, c.closed())
+        .await
+        .expect("client disconnected");
+    assert!(app.is_draining());
+    tokio::time::timeout(Duration::from_secs(10), stop)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        reqwest::get(format!("{url}/health")).await.is_err(),
+        "the node exited"
+    );
+}

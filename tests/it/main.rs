@@ -1,0 +1,11 @@
+//! Integration tests: real nodes on 127.0.0.1:0, real Socket.IO clients,
+//! a real redis-server, several nodes sharing it.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod chats;
+mod cluster;
+mod connect;
+mod faults;
+mod messages;
