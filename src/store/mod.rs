@@ -36,17 +36,24 @@ pub struct Stores {
     pub cluster: Arc<dyn ClusterStore>,
 }
 
-// TEMPORARY: replaced by the store branch.
 impl Stores {
+    /// The in-process backend (a complete single node).
     pub fn memory() -> Self {
-        let mem = std::sync::Arc::new(memory::MemoryStore::default());
+        let mem = Arc::new(memory::MemoryStore::default());
         Self {
             chats: mem.clone(),
             messages: mem.clone(),
             cluster: mem,
         }
     }
-    pub fn redis(_c: fred::clients::Client, _p: String) -> Self {
-        todo!()
+
+    /// The Redis backend (stateless nodes sharing one Redis).
+    pub fn redis(client: fred::clients::Client, prefix: String) -> Self {
+        let store = Arc::new(redis::RedisStore::new(client, prefix));
+        Self {
+            chats: store.clone(),
+            messages: store.clone(),
+            cluster: store,
+        }
     }
 }

@@ -51,6 +51,12 @@ pub struct TestApp {
 impl TestApp {
     /// A single node on the in-process store.
     pub fn memory() -> Self {
+        if let Ok(filter) = std::env::var("SB_TEST_LOG") {
+            switchboard::telemetry::init_logging(&switchboard::config::TelemetryConfig {
+                log: filter,
+                json: false,
+            });
+        }
         let mut config = Config::defaults();
         config.server.host = [127, 0, 0, 1].into();
         config.server.port = 0;

@@ -416,7 +416,7 @@ async fn broken_frames_close_at_most_their_connection() {
         "4/nope,[\"x\"]",
         "9",
     ] {
-        let mut mallory = node.connect(&unique("m")).await;
+        let mallory = node.connect(&unique("m")).await;
         mallory.emit_raw(raw);
         // Whatever happens to mallory's connection, the node serves others.
         let r = ok(

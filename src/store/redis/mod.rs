@@ -1,14 +1,185 @@
-//! placeholder
+//! The Redis backend (fred): every storage trait on a shared Redis, so that
+//! nodes are stateless.
+//!
+//! Key conventions, for every file here:
+//! - every key starts with the configured prefix (`SB_REDIS_PREFIX`, `sb:`);
+//! - keys that one script touches together share a hash tag (`{c:ID}` for a
+//!   chat, `{u:ID}` for a user, `{n:ID}` for a node) so Redis Cluster works;
+//! - ids inside key names go through [`key_id`]: safe ids stay readable,
+//!   any other id (braces, `*`, `:`, spaces, newlines, long strings) is
+//!   hex-encoded behind a `~`, so no id can break a hash tag, collide with
+//!   another id, or escape its prefix.
+//!
+//! Every multi-step update is one Lua script (one round trip, atomic).
+//! Connections use RESP3, a reconnect policy that retries forever, and a
+//! timeout on every command, so that a stalled Redis gives `UNAVAILABLE`
+//! instead of a hung request.
+
+mod chat;
+mod cluster;
+mod messages;
+
+use std::time::Duration;
+
+use fred::clients::SubscriberClient;
+use fred::prelude::*;
+use fred::types::scripts::Script;
+
 use crate::store::StoreError;
-pub async fn connect(
-    _u: &str,
-    _t: std::time::Duration,
-) -> Result<fred::clients::Client, StoreError> {
-    todo!()
+
+/// The Redis implementation of every storage trait.
+#[derive(Clone)]
+pub struct RedisStore {
+    client: Client,
+    prefix: String,
 }
+
+impl RedisStore {
+    pub fn new(client: Client, prefix: impl Into<String>) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Runs a script by SHA, loading it on `NOSCRIPT`.
+    async fn eval<R: FromValue>(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> Result<R, StoreError> {
+        script
+            .evalsha_with_reload(&self.client, keys, args)
+            .await
+            .map_err(map_err)
+    }
+}
+
+/// An id as it appears inside a key name.
+pub fn key_id(id: &str) -> String {
+    let safe = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if safe {
+        id.to_string()
+    } else {
+        let mut out = String::with_capacity(1 + id.len() * 2);
+        out.push('~');
+        for b in id.bytes() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+}
+
+/// Maps a fred error: connection trouble is `Unavailable` (retry later),
+/// anything else `Internal`.
+pub fn map_err(e: Error) -> StoreError {
+    match e.kind() {
+        ErrorKind::IO
+        | ErrorKind::Timeout
+        | ErrorKind::Canceled
+        | ErrorKind::Backpressure
+        | ErrorKind::Routing
+        | ErrorKind::Cluster
+        | ErrorKind::Sentinel => StoreError::Unavailable(e.to_string()),
+        _ if e.details().starts_with("LOADING") || e.details().starts_with("BUSY") => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn builder(url: &str, command_timeout: Duration) -> Result<Builder, StoreError> {
+    let mut config =
+        Config::from_url(url).map_err(|e| StoreError::Internal(format!("SB_REDIS_URL: {e}")))?;
+    // fred does not read the protocol from the URL; the adapter needs RESP3.
+    config.version = fred::types::RespVersion::RESP3;
+    config.fail_fast = false;
+    let mut b = Builder::from_config(config);
+    b.set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(2);
+            c.internal_command_timeout = command_timeout;
+            c.max_command_attempts = 1;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = command_timeout;
+        });
+    Ok(b)
+}
+
+/// A client for the stores. Waits (retrying) until Redis answers.
+pub async fn connect(url: &str, command_timeout: Duration) -> Result<Client, StoreError> {
+    let client = builder(url, command_timeout)?
+        .build()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    client.init().await.map_err(map_err)?;
+    Ok(client)
+}
+
+/// A subscriber client for the Socket.IO adapter: it re-subscribes by itself
+/// after a dropped connection.
 pub async fn subscriber(
-    _u: &str,
-    _t: std::time::Duration,
-) -> Result<fred::clients::SubscriberClient, StoreError> {
-    todo!()
+    url: &str,
+    command_timeout: Duration,
+) -> Result<SubscriberClient, StoreError> {
+    let client = builder(url, command_timeout)?
+        .build_subscriber_client()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    resubscribe_on_reconnect(&client);
+    Ok(client)
+}
+
+/// Restores the sharded subscriptions after every reconnection.
+///
+/// fred's own `manage_subscriptions` (10.1) first sends `SUBSCRIBE` with the
+/// tracked plain channels; with none (the adapter only uses sharded
+/// channels) Redis answers an error and fred stops there, so the sharded
+/// channels are never restored. This loop re-subscribes those directly.
+fn resubscribe_on_reconnect(client: &SubscriberClient) {
+    let client = client.clone();
+    let mut reconnects = client.reconnect_rx();
+    tokio::spawn(async move {
+        while reconnects.recv().await.is_ok() {
+            let channels = client.tracked_shard_channels();
+            for channel in channels {
+                if let Err(e) = client.ssubscribe(channel.to_string()).await {
+                    tracing::warn!(error = %e, "re-subscribing after a reconnect failed");
+                }
+            }
+            tracing::info!("Redis pub/sub re-subscribed after a reconnect");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_id;
+
+    #[test]
+    fn ids_cannot_break_hash_tags_or_collide() {
+        assert_eq!(key_id("alice"), "alice");
+        for tricky in [
+            "a}b",
+            "{x}",
+            "a*b",
+            "a:b",
+            "a\nb",
+            "~61",
+            "",
+            &"x".repeat(10_000),
+        ] {
+            let k = key_id(tricky);
+            assert!(
+                !k.contains(['{', '}', '*', '\n', ':', ' ']),
+                "{tricky:?} → {k}"
+            );
+        }
+        assert_ne!(key_id("~61"), key_id("a"));
+        assert_ne!(key_id("a:b"), key_id("a_b"));
+    }
 }
