@@ -27,10 +27,10 @@ async fn members_on_three_nodes_each_receive_every_message_once() {
     }
     // Every member sends two messages from its node.
     let mut sent = Vec::new();
-    for i in 0..clients.len() {
+    for (i, client) in clients.iter_mut().enumerate() {
         for k in 0..2 {
             let r = ok(
-                &mut clients[i],
+                client,
                 "message:new",
                 json!({"chatId": id, "content": format!("{i}-{k}")}),
             )
