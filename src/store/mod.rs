@@ -8,6 +8,8 @@
 
 pub mod memory;
 pub mod redis;
+#[cfg(test)]
+mod suite;
 
 use std::sync::Arc;
 

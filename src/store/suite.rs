@@ -1,0 +1,360 @@
+//! Behaviour suites: one per storage trait, run against the memory backend
+//! and against Redis (a real redis-server) on every test run.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::chat::{Chat, ChatKind, ChatStore};
+use crate::cluster::{ClusterStore, Session};
+use crate::messages::{Appended, Cursor, Message, MessageStore, MessageType, NewMessage};
+use crate::store::Stores;
+use crate::testing::RedisServer;
+
+fn chat(id: &str, members: &[&str]) -> Chat {
+    Chat {
+        id: id.into(),
+        kind: ChatKind::Group,
+        title: Some("t".into()),
+        members: members.iter().map(|s| s.to_string()).collect(),
+        owners: vec![members[0].to_string()],
+        bots: vec![],
+        created_at: "2026-01-01T00:00:00Z".into(),
+    }
+}
+
+fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn msg(
+    chat: &str,
+    sender: &str,
+    content: &str,
+    client_id: Option<&str>,
+    created_ms: i64,
+) -> NewMessage {
+    NewMessage {
+        message: Message {
+            id: format!("m_{}", uuid::Uuid::now_v7().simple()),
+            chat_id: chat.into(),
+            seq: 0,
+            sender_id: sender.into(),
+            kind: MessageType::Text,
+            content: content.into(),
+            media: None,
+            reply_to: None,
+            forwarded_from: Some(serde_json::json!({"seq": 0, "note": "\"seq\":0,"})),
+            client_id: client_id.map(str::to_string),
+            encrypted: false,
+            created_at: crate::time::rfc3339_from_ms(created_ms),
+            created_ms,
+        },
+        max_messages: 1000,
+        min_created_ms: 0,
+        client_id_ttl_secs: 60,
+    }
+}
+
+async fn stored(s: &dyn MessageStore, new: NewMessage) -> Message {
+    match s.append(new).await.unwrap() {
+        Appended::Stored(m) => m,
+        other => panic!("expected Stored, got {other:?}"),
+    }
+}
+
+pub async fn chat_suite(s: &dyn ChatStore) {
+    let odd = "{weird}*:\nid";
+    let c = chat("c1", &["alice", "bob", odd]);
+    assert!(s.create_chat(&c).await.unwrap());
+    assert!(
+        !s.create_chat(&chat("c1", &["mallory"])).await.unwrap(),
+        "exists"
+    );
+    assert_eq!(
+        s.get_chat("c1").await.unwrap().unwrap(),
+        c,
+        "round trip, order kept"
+    );
+    assert_eq!(s.get_chat("nope").await.unwrap(), None);
+    assert!(s.is_member("c1", odd).await.unwrap());
+    assert!(!s.is_member("c1", "mallory").await.unwrap());
+    assert!(!s.is_member("nope", "alice").await.unwrap());
+
+    let ch = s
+        .add_members("c1", &ids(&["bob", "carol", "carol"]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ch.added, ids(&["carol"]), "only real changes are listed");
+    assert_eq!(ch.chat.members, ids(&["alice", "bob", odd, "carol"]));
+    assert!(s.add_members("nope", &ids(&["x"])).await.unwrap().is_none());
+
+    let mut with_owner = chat("c2", &["alice", "bob"]);
+    with_owner.owners = ids(&["alice", "bob"]);
+    with_owner.bots = ids(&["bob"]);
+    s.create_chat(&with_owner).await.unwrap();
+    let ch = s
+        .remove_members("c2", &ids(&["bob", "zed"]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ch.removed, ids(&["bob"]));
+    assert_eq!(
+        (ch.chat.owners.clone(), ch.chat.bots.clone()),
+        (ids(&["alice"]), vec![])
+    );
+
+    assert_eq!(
+        s.chats_of_user("alice", 10).await.unwrap(),
+        ids(&["c1", "c2"])
+    );
+    assert_eq!(
+        s.chats_of_user("alice", 1).await.unwrap(),
+        ids(&["c2"]),
+        "most recent"
+    );
+    assert_eq!(s.chats_of_user("bob", 10).await.unwrap(), ids(&["c1"]));
+    assert_eq!(s.chats_of_user(odd, 10).await.unwrap(), ids(&["c1"]));
+
+    let replaced = chat("c1", &["alice", "dave"]);
+    let old = s.put_chat(&replaced).await.unwrap().unwrap();
+    assert_eq!(old.members.len(), 4);
+    assert_eq!(s.get_chat("c1").await.unwrap().unwrap(), replaced);
+    assert!(s.chats_of_user("bob", 10).await.unwrap().is_empty());
+    assert_eq!(s.chats_of_user("dave", 10).await.unwrap(), ids(&["c1"]));
+}
+
+pub async fn message_suite(chats: &dyn ChatStore, s: &dyn MessageStore) {
+    chats
+        .create_chat(&chat("m1", &["alice", "bob"]))
+        .await
+        .unwrap();
+    let now = crate::time::now_ms();
+    // Not a member, or no chat: nothing stored.
+    assert_eq!(
+        s.append(msg("m1", "mallory", "x", None, now))
+            .await
+            .unwrap(),
+        Appended::NotMember
+    );
+    assert_eq!(
+        s.append(msg("nope", "alice", "x", None, now))
+            .await
+            .unwrap(),
+        Appended::NotMember
+    );
+    assert_eq!(s.last_seq("m1").await.unwrap(), 0);
+
+    let first = stored(s, msg("m1", "alice", "hello", Some("c-1"), now)).await;
+    assert_eq!(first.seq, 1);
+    assert_eq!(
+        first.forwarded_from,
+        msg("m1", "a", "", None, 0).message.forwarded_from
+    );
+    // Same clientId from the same sender: the stored message, no new seq.
+    match s
+        .append(msg("m1", "alice", "hello again", Some("c-1"), now))
+        .await
+        .unwrap()
+    {
+        Appended::Duplicate(m) => assert_eq!((m.id, m.seq), (first.id.clone(), 1)),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    let bobs = stored(
+        s,
+        msg("m1", "bob", "same cid, other sender", Some("c-1"), now),
+    )
+    .await;
+    assert_eq!(bobs.seq, 2);
+
+    // Concurrent appends get gap-free, unique seqs.
+    let futs = (0..50).map(|i| s.append(msg("m1", "bob", &format!("{i}"), None, now)));
+    let mut seqs: Vec<u64> = futures::future::join_all(futs)
+        .await
+        .into_iter()
+        .map(|r| match r.unwrap() {
+            Appended::Stored(m) => m.seq,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (3..=52).collect::<Vec<_>>());
+    assert_eq!(s.last_seq("m1").await.unwrap(), 52);
+    assert_eq!(s.seq_of("m1", &first.id).await.unwrap(), Some(1));
+    assert_eq!(s.seq_of("m1", "m_unknown").await.unwrap(), None);
+
+    // Paging.
+    let page = s.before("m1", None, 5).await.unwrap();
+    assert_eq!(
+        page.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![48, 49, 50, 51, 52]
+    );
+    assert!(page.has_more);
+    let page = s.before("m1", Some(3), 5).await.unwrap();
+    assert_eq!(
+        page.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(!page.has_more);
+    // What clients see is identical (created_ms is internal).
+    let wire = |m: &Message| serde_json::to_value(m).unwrap();
+    assert_eq!(wire(&page.messages[0]), wire(&first));
+    let slice = s.after("m1", 50, 10).await.unwrap();
+    assert_eq!(
+        slice.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![51, 52]
+    );
+    assert!(slice.complete && !slice.has_more);
+    let slice = s.after("m1", 0, 3).await.unwrap();
+    assert!(slice.complete && slice.has_more);
+    let empty = s.after("nothing-here", 0, 3).await.unwrap();
+    assert!(empty.messages.is_empty() && empty.complete);
+
+    // Cursors: the sender has read its message; cursors never move back.
+    assert_eq!(s.read_cursor("m1", "alice").await.unwrap(), 1);
+    assert!(s
+        .advance_cursor("m1", "alice", Cursor::Read, 10)
+        .await
+        .unwrap());
+    assert!(!s
+        .advance_cursor("m1", "alice", Cursor::Read, 5)
+        .await
+        .unwrap());
+    assert!(!s
+        .advance_cursor("m1", "alice", Cursor::Read, 10)
+        .await
+        .unwrap());
+    assert_eq!(s.read_cursor("m1", "alice").await.unwrap(), 10);
+    assert!(s
+        .advance_cursor("m1", "alice", Cursor::Delivered, 7)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.read_cursor("m1", "alice").await.unwrap(),
+        10,
+        "delivered is separate"
+    );
+
+    // Trimming by count: complete = false once the cursor's next is gone.
+    chats.create_chat(&chat("m2", &["alice"])).await.unwrap();
+    for i in 0..8 {
+        let mut n = msg(
+            "m2",
+            "alice",
+            &format!("{i}"),
+            Some(&format!("cid{i}")),
+            now,
+        );
+        n.max_messages = 5;
+        stored(s, n).await;
+    }
+    let slice = s.after("m2", 0, 100).await.unwrap();
+    assert_eq!(
+        slice.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7, 8]
+    );
+    assert!(!slice.complete);
+    assert!(s.after("m2", 3, 100).await.unwrap().complete);
+    assert_eq!(
+        s.seq_of("m2", &slice.messages[0].id).await.unwrap(),
+        Some(4)
+    );
+    let trimmed = s.before("m2", Some(2), 1).await.unwrap();
+    assert!(trimmed.messages.is_empty());
+    // A trimmed message's clientId no longer dedupes (it is forgotten).
+    let mut again = msg("m2", "alice", "again", Some("cid0"), now);
+    again.max_messages = 5;
+    assert_eq!(stored(s, again).await.seq, 9);
+
+    // Trimming by age.
+    chats.create_chat(&chat("m3", &["alice"])).await.unwrap();
+    for i in 0..3 {
+        stored(
+            s,
+            msg("m3", "alice", &format!("old{i}"), None, now - 10_000),
+        )
+        .await;
+    }
+    let mut fresh = msg("m3", "alice", "fresh", None, now);
+    fresh.min_created_ms = now - 5_000;
+    stored(s, fresh).await;
+    let slice = s.after("m3", 0, 100).await.unwrap();
+    assert_eq!(
+        slice
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>(),
+        vec!["fresh"]
+    );
+    assert!(!slice.complete);
+}
+
+pub async fn cluster_suite(s: &dyn ClusterStore) {
+    let sess = |sock: &str, user: &str, node: &str| Session {
+        socket_id: sock.into(),
+        user_id: user.into(),
+        device_id: format!("dev-{sock}"),
+        node_id: node.into(),
+        since: "2026-01-01T00:00:00Z".into(),
+    };
+    s.ping().await.unwrap();
+    s.add_session(&sess("s1", "alice", "n1")).await.unwrap();
+    s.add_session(&sess("s2", "alice", "n2")).await.unwrap();
+    s.add_session(&sess("s3", "{bob}*", "n1")).await.unwrap();
+    assert_eq!(
+        s.online(&ids(&["alice", "{bob}*", "carol"])).await.unwrap(),
+        vec![true, true, false]
+    );
+    let mut list = s.sessions_of("alice").await.unwrap();
+    list.sort_by(|a, b| a.socket_id.cmp(&b.socket_id));
+    assert_eq!(
+        list,
+        vec![sess("s1", "alice", "n1"), sess("s2", "alice", "n2")]
+    );
+    assert_eq!(s.remove_session("alice", "s2").await.unwrap(), 1);
+    assert_eq!(
+        s.remove_session("alice", "s2").await.unwrap(),
+        1,
+        "idempotent"
+    );
+    s.heartbeat("n1", 60).await.unwrap();
+    s.heartbeat("n2", 1).await.unwrap();
+    let mut nodes = s.live_nodes().await.unwrap();
+    nodes.sort();
+    assert_eq!(nodes, ids(&["n1", "n2"]));
+    // A clean shutdown of n1 drops its sessions.
+    assert_eq!(s.remove_node("n1").await.unwrap(), 2);
+    assert_eq!(
+        s.online(&ids(&["alice", "{bob}*"])).await.unwrap(),
+        vec![false, false]
+    );
+    assert_eq!(s.live_nodes().await.unwrap(), ids(&["n2"]));
+    // n2's heartbeat expires.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(s.live_nodes().await.unwrap().is_empty());
+}
+
+async fn run_all(stores: Stores) {
+    chat_suite(stores.chats.as_ref()).await;
+    message_suite(stores.chats.as_ref(), stores.messages.as_ref()).await;
+    cluster_suite(stores.cluster.as_ref()).await;
+}
+
+#[tokio::test]
+async fn memory_backend_passes_every_suite() {
+    run_all(Stores::memory()).await;
+}
+
+#[tokio::test]
+async fn redis_backend_passes_every_suite() {
+    static REDIS: OnceLock<RedisServer> = OnceLock::new();
+    let server = REDIS.get_or_init(RedisServer::start);
+    let client = crate::store::redis::connect(&server.url(), std::time::Duration::from_secs(2))
+        .await
+        .unwrap();
+    let prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
+    run_all(Stores::redis(client, prefix)).await;
+}
+
+#[allow(dead_code)]
+fn _object_safe(_: Arc<dyn ChatStore>, _: Arc<dyn MessageStore>, _: Arc<dyn ClusterStore>) {}
