@@ -168,15 +168,15 @@ pub async fn member_chat(app: &App, actor: &str, chat_id: &str) -> Result<Chat, 
     Ok(chat)
 }
 
-/// `chat:add-members`: owners only. `actor` is `None` for the server.
-pub async fn add_members(
+/// The common start of a membership change: valid, non-empty user ids and
+/// a chat the actor (when a user, not the server) is a member of.
+async fn load_for_change(
     app: &App,
     actor: Option<&str>,
     chat_id: &str,
     user_ids: &[String],
-) -> Result<Chat, ChatError> {
-    let cfg = &app.config.chat;
-    let ids = validate_user_ids(user_ids, cfg.max_ids_per_request)?;
+) -> Result<(Chat, Vec<String>), ChatError> {
+    let ids = validate_user_ids(user_ids, app.config.chat.max_ids_per_request)?;
     if ids.is_empty() {
         return Err(ChatError::Invalid("userIds must not be empty".into()));
     }
@@ -187,24 +187,33 @@ pub async fn add_members(
         .get_chat(chat_id)
         .await?
         .ok_or(ChatError::NotFound)?;
-    if let Some(actor) = actor {
-        if !chat.is_member(actor) {
-            return Err(ChatError::NotMember);
-        }
-        if !chat.is_owner(actor) {
-            return Err(ChatError::NotOwner);
-        }
+    if actor.is_some_and(|a| !chat.is_member(a)) {
+        return Err(ChatError::NotMember);
+    }
+    Ok((chat, ids))
+}
+
+/// `chat:add-members`: owners only. `actor` is `None` for the server.
+pub async fn add_members(
+    app: &App,
+    actor: Option<&str>,
+    chat_id: &str,
+    user_ids: &[String],
+) -> Result<Chat, ChatError> {
+    let (chat, ids) = load_for_change(app, actor, chat_id, user_ids).await?;
+    if actor.is_some_and(|a| !chat.is_owner(a)) {
+        return Err(ChatError::NotOwner);
     }
     if chat.kind == ChatKind::Direct {
         return Err(ChatError::Invalid(
             "a direct chat's members cannot change".into(),
         ));
     }
+    let max = app.config.chat.max_members;
     let new = ids.iter().filter(|u| !chat.is_member(u)).count();
-    if chat.members.len() + new > cfg.max_members {
+    if chat.members.len() + new > max {
         return Err(ChatError::TooLarge(format!(
-            "a chat has at most {} members",
-            cfg.max_members
+            "a chat has at most {max} members"
         )));
     }
     let change = app
@@ -224,21 +233,8 @@ pub async fn remove_members(
     chat_id: &str,
     user_ids: &[String],
 ) -> Result<Chat, ChatError> {
-    let ids = validate_user_ids(user_ids, app.config.chat.max_ids_per_request)?;
-    if ids.is_empty() {
-        return Err(ChatError::Invalid("userIds must not be empty".into()));
-    }
-    validate_chat_id(chat_id)?;
-    let chat = app
-        .stores
-        .chats
-        .get_chat(chat_id)
-        .await?
-        .ok_or(ChatError::NotFound)?;
+    let (chat, ids) = load_for_change(app, actor, chat_id, user_ids).await?;
     if let Some(actor) = actor {
-        if !chat.is_member(actor) {
-            return Err(ChatError::NotMember);
-        }
         let only_self = ids.len() == 1 && ids[0] == actor;
         if !only_self && !chat.is_owner(actor) {
             return Err(ChatError::NotOwner);

@@ -39,3 +39,23 @@ pub async fn code(c: &mut SioClient, event: &str, data: Value) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// `creator` creates a group chat with `members`; each of `joined` waits for
+/// its `chat:updated`. Returns the chat id.
+pub async fn group(
+    creator: &mut SioClient,
+    members: &[&str],
+    joined: &mut [&mut SioClient],
+) -> String {
+    let r = ok(
+        creator,
+        "chat:create",
+        serde_json::json!({"kind": "group", "members": members}),
+    )
+    .await;
+    let id = r["chat"]["id"].as_str().unwrap().to_string();
+    for c in joined.iter_mut() {
+        c.wait_for("chat:updated", T).await;
+    }
+    id
+}

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::app::{unique, TestApp};
-use crate::common::{ok, QUIET, T};
+use crate::common::{group, ok, QUIET, T};
 
 #[tokio::test]
 async fn members_on_three_nodes_each_receive_every_message_once() {
@@ -63,14 +63,7 @@ async fn receipts_and_typing_cross_nodes() {
     let (a, b) = (unique("a"), unique("b"));
     let mut alice = nodes[0].connect(&a).await;
     let mut bob = nodes[1].connect(&b).await;
-    let chat = ok(
-        &mut alice,
-        "chat:create",
-        json!({"kind": "group", "members": [b]}),
-    )
-    .await;
-    let id = chat["chat"]["id"].as_str().unwrap().to_string();
-    bob.wait_for("chat:updated", T).await;
+    let id = group(&mut alice, &[&b], &mut [&mut bob]).await;
     let m = ok(
         &mut alice,
         "message:new",
@@ -108,14 +101,7 @@ async fn a_member_added_on_a_receives_on_c_without_joining() {
     let mut alice = nodes[0].connect(&a).await;
     let mut bob = nodes[1].connect(&b).await;
     let mut carol = nodes[2].connect(&c).await;
-    let chat = ok(
-        &mut alice,
-        "chat:create",
-        json!({"kind": "group", "members": [b]}),
-    )
-    .await;
-    let id = chat["chat"]["id"].as_str().unwrap().to_string();
-    bob.wait_for("chat:updated", T).await;
+    let id = group(&mut alice, &[&b], &mut [&mut bob]).await;
     ok(
         &mut alice,
         "chat:add-members",
@@ -157,14 +143,7 @@ async fn an_offline_member_syncs_on_another_node() {
     let (a, b) = (unique("a"), unique("b"));
     let mut alice = nodes[0].connect(&a).await;
     let mut bob = nodes[1].connect(&b).await;
-    let chat = ok(
-        &mut alice,
-        "chat:create",
-        json!({"kind": "group", "members": [b]}),
-    )
-    .await;
-    let id = chat["chat"]["id"].as_str().unwrap().to_string();
-    bob.wait_for("chat:updated", T).await;
+    let id = group(&mut alice, &[&b], &mut [&mut bob]).await;
     ok(
         &mut alice,
         "message:new",
@@ -219,14 +198,7 @@ async fn active_members_and_devices_are_cluster_wide() {
     let mut alice = nodes[0].connect(&a).await;
     let mut bob_phone = nodes[1].connect_device(&b, "phone").await;
     let mut bob_laptop = nodes[0].connect_device(&b, "laptop").await;
-    let chat = ok(
-        &mut alice,
-        "chat:create",
-        json!({"kind": "group", "members": [b]}),
-    )
-    .await;
-    let id = chat["chat"]["id"].as_str().unwrap().to_string();
-    bob_phone.wait_for("chat:updated", T).await;
+    let id = group(&mut alice, &[&b], &mut [&mut bob_phone]).await;
     bob_laptop.wait_for("chat:updated", T).await;
     let r = ok(&mut alice, "chat:get-active-members", json!({"chatId": id})).await;
     assert_eq!(r["members"].as_array().unwrap().len(), 2, "{r}");

@@ -7,7 +7,7 @@ use serde_json::json;
 use switchboard::testing::RedisServer;
 
 use crate::common::app::{unique, TestApp};
-use crate::common::{ok, T};
+use crate::common::{group, ok, T};
 
 #[tokio::test]
 async fn unreachable_redis_at_start_up_then_ready_when_it_comes() {
@@ -44,14 +44,7 @@ async fn redis_outage_under_traffic_loses_no_acked_message() {
     let (a, b) = (unique("a"), unique("b"));
     let mut alice = node_a.connect(&a).await;
     let mut bob = node_b.connect(&b).await;
-    let chat = ok(
-        &mut alice,
-        "chat:create",
-        json!({"kind": "group", "members": [b]}),
-    )
-    .await;
-    let id = chat["chat"]["id"].as_str().unwrap().to_string();
-    bob.wait_for("chat:updated", T).await;
+    let id = group(&mut alice, &[&b], &mut [&mut bob]).await;
 
     let mut acked_ok = Vec::new();
     let mut refused = 0;
