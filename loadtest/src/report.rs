@@ -1,0 +1,184 @@
+//! Results: counters, latency histograms, a human table and JSON.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latency summary in milliseconds.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Records latencies in microseconds (1 µs to 60 s, 3 significant digits).
+pub struct Recorder(Histogram<u64>);
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"))
+    }
+}
+
+impl Recorder {
+    pub fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).clamp(1, 60_000_000);
+        let _ = self.0.record(us);
+    }
+
+    pub fn merge(&mut self, other: &Recorder) {
+        let _ = self.0.add(&other.0);
+    }
+
+    pub fn summary(&self) -> Latency {
+        if self.0.is_empty() {
+            return Latency::default();
+        }
+        let ms = |q: f64| self.0.value_at_quantile(q) as f64 / 1000.0;
+        Latency {
+            count: self.0.len(),
+            p50_ms: ms(0.5),
+            p90_ms: ms(0.9),
+            p99_ms: ms(0.99),
+            max_ms: self.0.max() as f64 / 1000.0,
+        }
+    }
+}
+
+/// The outcome of one scenario run.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    pub scenario: String,
+    pub duration_s: f64,
+    pub connections: u64,
+    pub connect_errors: u64,
+    pub disconnects: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub ack_errors: u64,
+    pub delivered: u64,
+    pub expected_deliveries: u64,
+    pub cycles: u64,
+    pub sent_per_s: f64,
+    pub delivered_per_s: f64,
+    pub handshake: Latency,
+    pub ack_latency: Latency,
+    pub delivery_latency: Latency,
+}
+
+impl Report {
+    /// Errors of every kind: failed connects, failed acks, missing deliveries.
+    pub fn errors(&self) -> u64 {
+        self.connect_errors
+            + self.ack_errors
+            + self.sent.saturating_sub(self.acked + self.ack_errors)
+            + self.expected_deliveries.saturating_sub(self.delivered)
+    }
+
+    /// Errors relative to everything attempted.
+    pub fn error_rate(&self) -> f64 {
+        let attempts =
+            self.connections + self.connect_errors + self.sent + self.expected_deliveries;
+        if attempts == 0 {
+            0.0
+        } else {
+            self.errors() as f64 / attempts as f64
+        }
+    }
+
+    /// A human-readable table.
+    pub fn table(&self) -> String {
+        let mut out = format!("scenario {} ({:.1} s)\n", self.scenario, self.duration_s);
+        let mut row = |k: &str, v: String| out.push_str(&format!("  {k:<22} {v}\n"));
+        row(
+            "connections",
+            format!(
+                "{} ok, {} failed, {} dropped",
+                self.connections, self.connect_errors, self.disconnects
+            ),
+        );
+        if self.cycles > 0 {
+            row("cycles", self.cycles.to_string());
+        }
+        if self.sent > 0 {
+            row(
+                "sent",
+                format!(
+                    "{} ({:.0}/s), acked {}, ack errors {}",
+                    self.sent, self.sent_per_s, self.acked, self.ack_errors
+                ),
+            );
+        }
+        if self.expected_deliveries > 0 {
+            row(
+                "delivered",
+                format!(
+                    "{} of {} ({:.0}/s)",
+                    self.delivered, self.expected_deliveries, self.delivered_per_s
+                ),
+            );
+        }
+        for (name, l) in [
+            ("handshake", &self.handshake),
+            ("ack latency", &self.ack_latency),
+            ("delivery latency", &self.delivery_latency),
+        ] {
+            if l.count > 0 {
+                row(
+                    name,
+                    format!(
+                        "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (n={})",
+                        l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.count
+                    ),
+                );
+            }
+        }
+        row("error rate", format!("{:.4}", self.error_rate()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_from_recorded_values() {
+        let mut r = Recorder::default();
+        for ms in 1..=100 {
+            r.record(Duration::from_millis(ms));
+        }
+        let s = r.summary();
+        assert_eq!(s.count, 100);
+        assert!((s.p50_ms - 50.0).abs() < 0.5, "{s:?}");
+        assert!((s.p99_ms - 99.0).abs() < 0.5, "{s:?}");
+        assert!((s.max_ms - 100.0).abs() < 0.5, "{s:?}");
+        let mut other = Recorder::default();
+        other.record(Duration::from_secs(2));
+        r.merge(&other);
+        assert!((r.summary().max_ms - 2000.0).abs() < 2.0);
+    }
+
+    #[test]
+    fn errors_count_failures_and_missing_deliveries() {
+        let r = Report {
+            connections: 10,
+            connect_errors: 1,
+            sent: 100,
+            acked: 97,
+            ack_errors: 1,
+            expected_deliveries: 1000,
+            delivered: 990,
+            ..Default::default()
+        };
+        assert_eq!(r.errors(), 1 + 1 + 2 + 10);
+        assert!(r.error_rate() > 0.0 && r.error_rate() < 0.02);
+        assert!(r.table().contains("990 of 1000"));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["delivered"], 990);
+    }
+}
