@@ -179,6 +179,15 @@ impl Client {
                 let mut rec = Recorders::default();
                 while let Some(Ok(msg)) = stream.next().await {
                     let Message::Text(text) = msg else { continue };
+                    // Fast path: a delivery needs only its stamp, not a JSON tree.
+                    if let Some(stamp) = proto::delivery_stamp(&text) {
+                        stats.events.fetch_add(1, Ordering::Relaxed);
+                        stats.delivered.fetch_add(1, Ordering::Relaxed);
+                        if let Some(due) = unstamp(base, stamp) {
+                            rec.delivery.record(due.elapsed());
+                        }
+                        continue;
+                    }
                     match proto::decode(&text) {
                         Frame::Ping => {
                             let _ = out.send(Message::text(proto::pong()));

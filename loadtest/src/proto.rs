@@ -41,6 +41,16 @@ pub fn event(name: &str, data: &Value, ack: Option<u64>) -> String {
     }
 }
 
+/// For a `message:new` event frame, the `content` string when it is a
+/// load-test stamp (`t:<µs>`), found without building a JSON tree.
+pub fn delivery_stamp(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(r#"42["message:new","#)?;
+    let at = rest.find(r#""content":"t:"#)? + r#""content":""#.len();
+    let tail = &rest[at..];
+    let end = tail.find('"')?;
+    Some(&tail[..end])
+}
+
 /// Decodes one text frame.
 pub fn decode(text: &str) -> Frame {
     let mut chars = text.chars();
@@ -130,6 +140,20 @@ mod tests {
             Frame::Ack(12, json!({"ok": true}))
         );
         assert_eq!(decode(r#"42["x"]"#), Frame::Event("x".into(), Value::Null));
+    }
+
+    #[test]
+    fn finds_delivery_stamps_without_parsing() {
+        let f = r#"42["message:new",{"message":{"chatId":"c","content":"t:1234","id":"m"}}]"#;
+        assert_eq!(delivery_stamp(f), Some("t:1234"));
+        assert_eq!(
+            delivery_stamp(r#"42["message:new",{"message":{"content":"hi"}}]"#),
+            None
+        );
+        assert_eq!(
+            delivery_stamp(r#"42["chat:updated",{"content":"t:1"}]"#),
+            None
+        );
     }
 
     #[test]
