@@ -7,7 +7,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// A redis-server child process, killed on drop.
@@ -41,6 +41,20 @@ impl RedisServer {
             child: Mutex::new(None),
         };
         server.start_again();
+        server
+    }
+
+    /// One server shared by every test of this process that holds it at the
+    /// same time; it stops when the last holder drops it (a `static` would
+    /// never be dropped and would leave the process behind).
+    pub fn shared() -> Arc<Self> {
+        static SHARED: Mutex<Weak<RedisServer>> = Mutex::new(Weak::new());
+        let mut guard = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(server) = guard.upgrade() {
+            return server;
+        }
+        let server = Arc::new(Self::start());
+        *guard = Arc::downgrade(&server);
         server
     }
 

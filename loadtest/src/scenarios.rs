@@ -163,6 +163,31 @@ fn progress_line(stats: Arc<Stats>, sent: Arc<AtomicU64>) -> tokio::task::JoinHa
 /// How long to wait for late acks and deliveries after the last send.
 const GRACE: Duration = Duration::from_secs(3);
 
+/// Most user ids the server accepts in one request (`SB_MAX_IDS_PER_REQUEST`).
+const IDS_PER_REQUEST: usize = 100;
+
+/// Creates a group chat with `others`, in batches the server accepts. The
+/// members' sockets have joined the chat's room when each ack arrives.
+async fn setup_chat(sender: &mut Client, others: &[String]) -> anyhow::Result<String> {
+    let first = others.len().min(IDS_PER_REQUEST - 1);
+    let created = sender
+        .request(
+            "chat:create",
+            &json!({"kind": "group", "members": &others[..first]}),
+        )
+        .await?;
+    let id = created["chat"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for batch in others[first..].chunks(IDS_PER_REQUEST) {
+        sender
+            .request("chat:add-members", &json!({"chatId": id, "userIds": batch}))
+            .await?;
+    }
+    Ok(id)
+}
+
 /// `fanout`: `rooms` chats of `members`, `rate` publishes/s in total (one
 /// sender per chat); deliveries/s and publish→delivery latency.
 pub async fn fanout(
@@ -202,13 +227,10 @@ pub async fn fanout(
         let mut it = group.into_iter();
         let mut sender = it.next().expect("members >= 2");
         let others: Vec<String> = it.as_slice().iter().map(|c| c.user.clone()).collect();
-        let chat = match sender
-            .request("chat:create", &json!({"kind": "group", "members": others}))
-            .await
-        {
-            Ok(v) => v["chat"]["id"].as_str().unwrap_or_default().to_string(),
+        let chat = match setup_chat(&mut sender, &others).await {
+            Ok(id) => id,
             Err(e) => {
-                eprintln!("chat:create failed: {e:#}");
+                eprintln!("chat set-up failed: {e:#}");
                 report.connect_errors += 1;
                 String::new()
             }
@@ -216,14 +238,6 @@ pub async fn fanout(
         clients.extend(it);
         senders.push(sender);
         chats.push(chat);
-    }
-    // Wait until every member heard about its chat (chat:updated).
-    let want = (rooms * members) as u64;
-    for _ in 0..600 {
-        if stats.events.load(Ordering::Relaxed) >= want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let sent = Arc::new(AtomicU64::new(0));
     let ticker = progress.then(|| progress_line(stats.clone(), sent.clone()));

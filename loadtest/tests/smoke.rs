@@ -50,6 +50,15 @@ async fn fanout_delivers_every_message_to_every_member() {
 }
 
 #[tokio::test]
+async fn fanout_sets_up_chats_larger_than_one_request() {
+    let t = node().await;
+    let r = scenarios::fanout(&t, 1, 150, 10.0, Duration::from_millis(300), 1000.0, false).await;
+    assert_eq!(r.connect_errors, 0, "{r:?}");
+    assert!(r.sent >= 2, "{r:?}");
+    assert_eq!(r.delivered, r.sent * 149);
+}
+
+#[tokio::test]
 async fn direct_pairs_ack_and_deliver() {
     let t = node().await;
     let r = scenarios::direct(&t, 3, 60.0, Duration::from_millis(500), 500.0, false).await;

@@ -1,7 +1,7 @@
 //! Behaviour suites: one per storage trait, run against the memory backend
 //! and against Redis (a real redis-server) on every test run.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::chat::{Chat, ChatKind, ChatStore};
 use crate::cluster::{ClusterStore, Session};
@@ -347,8 +347,7 @@ async fn memory_backend_passes_every_suite() {
 
 #[tokio::test]
 async fn redis_backend_passes_every_suite() {
-    static REDIS: OnceLock<RedisServer> = OnceLock::new();
-    let server = REDIS.get_or_init(RedisServer::start);
+    let server = RedisServer::shared();
     let client = crate::store::redis::connect(&server.url(), std::time::Duration::from_secs(2))
         .await
         .unwrap();

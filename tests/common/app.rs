@@ -1,7 +1,7 @@
 //! `TestApp`: real nodes on 127.0.0.1:0, in-memory or on a real Redis, and
 //! tokens for them.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -14,12 +14,6 @@ use super::sio::{ConnectError, ConnectOpts, SioClient};
 
 /// The HS256 secret every test node accepts.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
-
-/// One redis-server for the whole test binary; tests keep apart by prefix.
-pub fn shared_redis() -> &'static RedisServer {
-    static REDIS: OnceLock<RedisServer> = OnceLock::new();
-    REDIS.get_or_init(RedisServer::start)
-}
 
 /// A unique name for this test's keys, chats and users.
 pub fn unique(label: &str) -> String {
@@ -46,6 +40,7 @@ pub fn token_with(claims: Value) -> String {
 /// Builds a node configuration for tests.
 pub struct TestApp {
     config: Config,
+    redis: Option<Arc<RedisServer>>,
 }
 
 impl TestApp {
@@ -64,7 +59,10 @@ impl TestApp {
         config.server.shutdown_timeout = Duration::from_secs(5);
         config.auth.secret = Some(SECRET.into());
         config.messages.typing_timeout = Duration::from_millis(800);
-        Self { config }
+        Self {
+            config,
+            redis: None,
+        }
     }
 
     /// A node on Redis with the given key prefix (nodes of one cluster
@@ -105,16 +103,20 @@ impl TestApp {
             url: format!("http://{}", running.addr),
             running: Some(running),
             app: None,
+            _redis: self.redis,
         }
     }
 
-    /// `n` nodes sharing one fresh prefix on the shared Redis.
+    /// `n` nodes sharing one fresh prefix on the shared Redis (kept alive
+    /// while any of the nodes lives).
     pub async fn cluster(n: usize) -> Vec<TestNode> {
         let prefix = format!("{}:", unique("t"));
-        let url = shared_redis().url();
+        let server = RedisServer::shared();
         let mut nodes = Vec::new();
         for _ in 0..n {
-            nodes.push(TestApp::redis(&url, &prefix).start().await);
+            let mut app = TestApp::redis(&server.url(), &prefix);
+            app.redis = Some(server.clone());
+            nodes.push(app.start().await);
         }
         nodes
     }
@@ -125,6 +127,7 @@ pub struct TestNode {
     pub url: String,
     running: Option<Running>,
     app: Option<AppState>,
+    _redis: Option<Arc<RedisServer>>,
 }
 
 impl TestNode {

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The benchmark: release-built nodes pinned to CPU 0, the load generator and
+# Redis pinned to CPU 1, a fixed scenario set, server RSS and CPU time read
+# from /proc, results written to docs/benchmarks.md.
+#
+#   loadtest/bench.sh            # full run (about 3 minutes)
+#   IDLE_N=2000 loadtest/bench.sh   # smaller idle run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out=${OUT:-docs/benchmarks.md}
+IDLE_N=${IDLE_N:-10000}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+
+command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)" >&2; exit 1; }
+cargo build --release --quiet --bin switchboard -p switchboard
+cargo build --release --quiet -p switchboard-loadtest
+server_bin="$root/target/release/switchboard"
+load_bin="$root/target/release/switchboard-loadtest"
+ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+export SB_JWT_SECRET="bench-secret-$(date +%s)-0123456789abcdef"
+tck=$(getconf CLK_TCK)
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+start_node() { # start_node NAME PORT [env...] → prints pid
+  local name=$1 port=$2; shift 2
+  env SB_PORT="$port" SB_HOST=127.0.0.1 SB_NODE_ID="$name" SB_LOG=warn "$@" \
+    taskset -c "$SERVER_CPU" "$server_bin" >"$work/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+  echo "$pid"
+}
+
+stop_node() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+load() { taskset -c "$LOAD_CPU" "$load_bin" --quiet --json "$@"; }
+
+rport=$(free_port)
+taskset -c "$LOAD_CPU" redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis="redis://127.0.0.1:$rport"
+
+results="$work/results.tsv"
+: >"$results"
+record() { printf '%s\t%s\n' "$1" "$2" >>"$results"; }
+
+echo "1/5 idle connections ($IDLE_N)" >&2
+p=$(free_port); pid=$(start_node idle "$p")
+sleep 1
+base_rss=$(rss_kb "$pid")
+load idle --url "http://127.0.0.1:$p" --n "$IDLE_N" --seconds 15 --connect-rate 2000 >"$work/idle.json" &
+lpid=$!
+sleep $(( IDLE_N / 2000 + 10 ))
+held_rss=$(rss_kb "$pid")
+wait "$lpid" || true
+stop_node "$pid"
+record idle "$(cat "$work/idle.json")"
+record idle_rss "$base_rss $held_rss"
+
+echo "2/5 fan-out, one node, 1000 members" >&2
+p=$(free_port); pid=$(start_node fan "$p" SB_SOCKET_BUFFER=100000)
+for rate in 50 300; do
+  t0=$(cpu_ticks "$pid")
+  load fanout --url "http://127.0.0.1:$p" --rooms 1 --members 1000 --rate "$rate" --seconds 10 --max-error-rate 1 >"$work/fan$rate.json" || true
+  t1=$(cpu_ticks "$pid")
+  record "fanout_$rate" "$(cat "$work/fan$rate.json")"
+  record "fanout_${rate}_cpu" "$(( t1 - t0 ))"
+done
+stop_node "$pid"
+
+echo "3/5 direct pairs on Redis, one node" >&2
+p=$(free_port); pid=$(start_node direct "$p" SB_REDIS_URL="$redis" SB_REDIS_PREFIX=bd:)
+t0=$(cpu_ticks "$pid")
+load direct --url "http://127.0.0.1:$p" --pairs 500 --rate 10000 --seconds 10 --max-error-rate 1 >"$work/direct.json" || true
+t1=$(cpu_ticks "$pid")
+stop_node "$pid"
+record direct "$(cat "$work/direct.json")"
+record direct_cpu "$(( t1 - t0 ))"
+
+echo "4/5 fan-out over two nodes through Redis" >&2
+pa=$(free_port); pb=$(free_port)
+ida=$(start_node two-a "$pa" SB_REDIS_URL="$redis" SB_REDIS_PREFIX=b2: SB_SOCKET_BUFFER=100000)
+idb=$(start_node two-b "$pb" SB_REDIS_URL="$redis" SB_REDIS_PREFIX=b2: SB_SOCKET_BUFFER=100000)
+load fanout --url "http://127.0.0.1:$pa" --url "http://127.0.0.1:$pb" --rooms 1 --members 1000 --rate 80 --seconds 10 --max-error-rate 1 >"$work/two.json" || true
+stop_node "$ida"; stop_node "$idb"
+record two_nodes "$(cat "$work/two.json")"
+
+echo "5/5 churn" >&2
+p=$(free_port); pid=$(start_node churn "$p")
+load churn --url "http://127.0.0.1:$p" --concurrency 20 --seconds 10 --max-error-rate 1 >"$work/churn.json" || true
+stop_node "$pid"
+record churn "$(cat "$work/churn.json")"
+
+python3 - "$results" "$out" "$IDLE_N" "$tck" <<'PY'
+import json, sys, subprocess, datetime
+res = {}
+for line in open(sys.argv[1]):
+    k, v = line.rstrip('\n').split('\t', 1)
+    res[k] = v
+out, idle_n, tck = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+j = lambda k: json.loads(res[k]) if res.get(k, '').startswith('{') else {}
+cpu = open('/proc/cpuinfo').read()
+model = next((l.split(':', 1)[1].strip() for l in cpu.splitlines() if l.startswith('model name')), '?')
+ncpu = subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()
+mem = open('/proc/meminfo').readline().split()[1]
+idle = j('idle'); base, held = map(int, res['idle_rss'].split())
+per_conn_kb = (held - base) / max(idle.get('connections', 0), 1)
+def lat(r, k): l = r.get(k, {}); return f"p50 {l.get('p50_ms', 0):.2f} / p99 {l.get('p99_ms', 0):.2f} / max {l.get('max_ms', 0):.2f} ms"
+def us_per_delivery(r, ticks):
+    d = r.get('delivered', 0)
+    return (int(ticks) / tck * 1e6 / d) if d else float('nan')
+f50, f300, d, two, ch = j('fanout_50'), j('fanout_300'), j('direct'), j('two_nodes'), j('churn')
+def mark(ok): return 'met' if ok else '**not met**'
+rows = [
+  ('Idle: RSS per WebSocket connection above baseline', f"{per_conn_kb:.1f} KB ({idle.get('connections',0)} held, {idle.get('connect_errors',0)} failed, {idle.get('disconnects',0)} dropped)", '≤ 8 KB', mark(per_conn_kb <= 8)),
+  ('Fan-out 1×1000, one node, 300 publishes/s', f"{f300.get('delivered_per_s',0):,.0f} deliveries/s, delivery {lat(f300,'delivery_latency')}, {f300.get('delivered',0)} of {f300.get('expected_deliveries',0)}", '≥ 300,000/s, p99 < 50 ms', mark(f300.get('delivered_per_s',0) >= 300000 and f300.get('delivery_latency',{}).get('p99_ms',1e9) < 50)),
+  ('Server CPU per delivery at 50 publishes/s (≈50k deliveries/s)', f"{us_per_delivery(f50, res['fanout_50_cpu']):.2f} µs ({f50.get('delivered_per_s',0):,.0f} deliveries/s, delivery {lat(f50,'delivery_latency')})", '≤ 10 µs', mark(us_per_delivery(f50, res['fanout_50_cpu']) <= 10)),
+  ('Direct pairs on Redis, one node, 10,000 msg/s offered', f"{d.get('acked',0)/max(d.get('duration_s',1),1):,.0f} acked msg/s, ack {lat(d,'ack_latency')}, errors {d.get('ack_errors',0)}", '≥ 10,000 msg/s, ack p99 < 20 ms', mark(d.get('acked',0)/max(d.get('duration_s',1),1) >= 10000*0.99 and d.get('ack_latency',{}).get('p99_ms',1e9) < 20)),
+  ('Fan-out 1×1000 over two nodes through Redis, 80 publishes/s', f"{two.get('delivered_per_s',0):,.0f} deliveries/s, delivery {lat(two,'delivery_latency')}, {two.get('delivered',0)} of {two.get('expected_deliveries',0)}", '≥ 80,000/s, p99 < 50 ms', mark(two.get('delivered_per_s',0) >= 80000*0.99 and two.get('delivery_latency',{}).get('p99_ms',1e9) < 50)),
+  ('Churn, 20 loops', f"{ch.get('cycles',0)/max(ch.get('duration_s',1),1):,.0f} connect+disconnect cycles/s, handshake {lat(ch,'handshake')}", '—', '—'),
+]
+with open(out, 'w') as f:
+    f.write(f"""# Benchmarks
+
+Generated by `loadtest/bench.sh` on {datetime.date.today()}.
+
+**Machine:** {model}, {ncpu} cores, {int(mem)//1024//1024} GiB RAM. Release build.
+The node (or both nodes) pinned to CPU 0 with `taskset`; the load generator
+and Redis pinned to CPU 1. One load-generator process (the open-file limit
+here is 20,000 per process, enough for the 10,000-connection idle run; more
+connections need several `switchboard-loadtest` processes and several
+`--source-ip` addresses).
+
+**Command:** `loadtest/bench.sh` (writes this file). Each row's raw JSON
+report is below the table.
+
+| scenario | result | target | |
+| --- | --- | --- | --- |
+""")
+    for r in rows:
+        f.write('| ' + ' | '.join(r) + ' |\n')
+    f.write('\n## Raw reports\n\n```\n')
+    for k in ['idle', 'fanout_50', 'fanout_300', 'direct', 'two_nodes', 'churn']:
+        f.write(f"{k}: {res.get(k, '')}\n")
+    f.write(f"idle RSS (KB) baseline/held: {res['idle_rss']}\n")
+    f.write(f"server CPU ticks (1/{tck} s): fanout_50 {res['fanout_50_cpu']}, fanout_300 {res['fanout_300_cpu']}, direct {res['direct_cpu']}\n")
+    f.write('```\n')
+print(open(out).read())
+PY
