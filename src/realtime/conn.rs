@@ -44,7 +44,9 @@ pub struct Conn {
     pub device_id: String,
     pub socket_id: String,
     pub connected_at: String,
-    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    // Boxed: the channel allocates its first block of 32 slots per
+    // connection up front, so a slot should be one pointer, not a Job.
+    queue: Mutex<Option<mpsc::Sender<Box<Job>>>>,
     gate: Mutex<Option<oneshot::Sender<()>>>,
     /// Chats this connection is typing in, with the timer that ends it.
     pub typing: Mutex<HashMap<String, AbortHandle>>,
@@ -65,7 +67,7 @@ impl Conn {
         device_id: String,
         socket_id: String,
         capacity: usize,
-    ) -> (Arc<Self>, mpsc::Receiver<Job>, oneshot::Receiver<()>) {
+    ) -> (Arc<Self>, mpsc::Receiver<Box<Job>>, oneshot::Receiver<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let (gate_tx, gate_rx) = oneshot::channel();
         let conn = Arc::new(Self {
@@ -90,9 +92,9 @@ impl Conn {
         let Some(tx) = guard.as_ref() else {
             return Err((QueueError::Closed, job));
         };
-        tx.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(j) => (QueueError::Full, j),
-            mpsc::error::TrySendError::Closed(j) => (QueueError::Closed, j),
+        tx.try_send(Box::new(job)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(j) => (QueueError::Full, *j),
+            mpsc::error::TrySendError::Closed(j) => (QueueError::Closed, *j),
         })
     }
 

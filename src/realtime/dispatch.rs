@@ -84,12 +84,13 @@ fn label(event: &str) -> &'static str {
 const GATE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The worker of one connection: takes its events one at a time, in order.
-pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Job>, gate: oneshot::Receiver<()>) {
+pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Box<Job>>, gate: oneshot::Receiver<()>) {
     match tokio::time::timeout(GATE_TIMEOUT, gate).await {
         Ok(Ok(())) => {}
         _ => return,
     }
     while let Some(job) = rx.recv().await {
+        let job = *job;
         let Some(event) = job.event else {
             let err = AppError::invalid("the event name must be a string");
             reply::send(cx.socket.as_ref(), "", job.ack, Err(err));
@@ -99,7 +100,9 @@ pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Job>, gate: oneshot::Receiver<()
         let started = Instant::now();
         let result = match job.data {
             None => Err(AppError::invalid("the payload is not valid JSON")),
-            Some(data) => AssertUnwindSafe(dispatch(&cx, &event, data))
+            // Boxed: the worker of an idle connection then holds a small
+            // future instead of one sized for the largest handler.
+            Some(data) => AssertUnwindSafe(Box::pin(dispatch(&cx, &event, data)))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {
@@ -121,4 +124,55 @@ pub fn parse<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, AppError>
         _ => return Err(AppError::invalid("the payload must be an object")),
     };
     serde_json::from_value(data).map_err(|e| AppError::invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_idle_worker_is_small() {
+        // The per-connection worker lives as long as the connection; what it
+        // holds while idle is paid once per connection.
+        fn size<F: std::future::Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let (_, rx) = tokio::sync::mpsc::channel(1);
+        let (_, gate) = tokio::sync::oneshot::channel();
+        let cx = super::Cx {
+            app: crate::app::AppState(std::sync::Arc::new(
+                crate::app::App::with_stores(
+                    &mut crate::config::Config::defaults(),
+                    crate::store::Stores::memory(),
+                )
+                .unwrap(),
+            )),
+            conn: super::Conn::new(
+                crate::auth::Identity {
+                    user_id: "u".into(),
+                    device_id: None,
+                    name: None,
+                    role: None,
+                    expires_at: 0,
+                },
+                "d".into(),
+                "s".into(),
+                1,
+            )
+            .0,
+            socket: std::sync::Arc::new(NoSocket),
+        };
+        let fut = super::run(cx, rx, gate);
+        assert!(size(&fut) < 1024, "worker future is {} bytes", size(&fut));
+    }
+
+    struct NoSocket;
+    #[async_trait::async_trait]
+    impl crate::realtime::fanout::SocketOps for NoSocket {
+        fn id(&self) -> String {
+            String::new()
+        }
+        fn join(&self, _: Vec<String>) {}
+        fn leave(&self, _: Vec<String>) {}
+        fn emit(&self, _: &str, _: &serde_json::Value) {}
+        async fn emit_to_others(&self, _: Vec<String>, _: &str, _: &serde_json::Value) {}
+    }
 }
