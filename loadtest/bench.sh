@@ -123,6 +123,13 @@ def us_per_delivery(r, ticks):
     return (int(ticks) / tck * 1e6 / d) if d else float('nan')
 f50, f300, d, two, ch = j('fanout_50'), j('fanout_320'), j('direct'), j('two_nodes'), j('churn')
 def mark(ok): return 'met' if ok else '**not met**'
+import os
+MARK = '<!-- analysis'
+kept = ''
+if os.path.exists(out):
+    old = open(out).read()
+    if MARK in old:
+        kept = old[old.index(MARK):]
 rows = [
   ('Idle: RSS per WebSocket connection above baseline', f"{per_conn_kb:.1f} KB ({idle.get('connections',0)} held, {idle.get('connect_errors',0)} failed, {idle.get('disconnects',0)} dropped)", '≤ 8 KB', mark(per_conn_kb <= 8)),
   ('Fan-out 1×1000, one node, 320 publishes/s offered (319,680 deliveries/s)', f"{f300.get('delivered_per_s',0):,.0f} deliveries/s, delivery {lat(f300,'delivery_latency')}, {f300.get('delivered',0)} of {f300.get('expected_deliveries',0)}", '≥ 300,000/s, p99 < 50 ms', mark(f300.get('delivered_per_s',0) >= 300000 and f300.get('delivery_latency',{}).get('p99_ms',1e9) < 50)),
@@ -157,5 +164,7 @@ report is below the table.
     f.write(f"idle RSS (KB) baseline/held: {res['idle_rss']}\n")
     f.write(f"server CPU ticks (1/{tck} s): fanout_50 {res['fanout_50_cpu']}, fanout_320 {res['fanout_320_cpu']}, direct {res['direct_cpu']}\n")
     f.write('```\n')
+    if kept:
+        f.write('\n' + kept)
 print(open(out).read())
 PY
