@@ -64,6 +64,7 @@ vars! {
     "SB_PING_INTERVAL_MS" = "25000" : "Engine.IO ping interval.";
     "SB_PING_TIMEOUT_MS" = "20000" : "Engine.IO ping timeout.";
     "SB_SOCKET_BUFFER" = "1024" : "Packets buffered per socket before emits to it fail.";
+    "SB_WS_READ_BUFFER" = "1024" : "WebSocket read buffer per connection, in bytes (memory per idle connection).";
     "SB_AUTO_JOIN_LIMIT" = "200" : "On connect, join at most this many of the user's chats (beyond: chat:join).";
     "SB_MAX_CHAT_MEMBERS" = "10000" : "Maximum members of one chat.";
     "SB_MAX_IDS_PER_REQUEST" = "100" : "Maximum ids in one request (userIds, chatIds).";
@@ -95,6 +96,7 @@ pub struct ServerConfig {
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     pub socket_buffer: usize,
+    pub ws_read_buffer: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -301,6 +303,7 @@ impl Config {
             ping_interval: r.ms("SB_PING_INTERVAL_MS", 100, 600_000),
             ping_timeout: r.ms("SB_PING_TIMEOUT_MS", 100, 600_000),
             socket_buffer: r.ranged("SB_SOCKET_BUFFER", 16, 1_000_000) as usize,
+            ws_read_buffer: r.ranged("SB_WS_READ_BUFFER", 256, 1 << 20) as usize,
         };
         let telemetry = TelemetryConfig {
             log: r.string("SB_LOG"),

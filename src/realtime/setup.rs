@@ -31,6 +31,7 @@ fn builder(app: &AppState) -> SocketIoBuilder {
         .ping_interval(s.ping_interval)
         .ping_timeout(s.ping_timeout)
         .max_buffer_size(s.socket_buffer)
+        .ws_read_buffer_size(s.ws_read_buffer)
 }
 
 /// The Socket.IO layer on the in-process adapter (single node).
