@@ -17,11 +17,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tower::ServiceExt;
 
 use crate::app::{App, AppState};
@@ -120,32 +119,63 @@ async fn run_with(
                 async move { Ok::<_, Infallible>(forward(&boot, req).await) }
             }
         }));
-    let (drained_tx, mut drained_rx) = watch::channel(false);
     let drain_boot = boot.clone();
-    let signal = async move {
+    let mut signal = Box::pin(async move {
         shutdown.await;
         builder.abort();
         crate::shutdown::drain(drain_boot.app()).await;
-        let _ = drained_tx.send(true);
-    };
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
     });
-    let serve = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal);
-    tokio::select! {
-        r = serve => r,
-        _ = async {
-            let _ = drained_rx.wait_for(|d| *d).await;
-            tokio::time::sleep(deadline).await;
-        } => {
-            tracing::warn!("shutdown deadline reached with connections still open");
-            Ok(())
+    let http = http_builder();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, go on.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let router = router.clone();
+                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let mut req = req.map(Body::new);
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    router.clone().oneshot(req)
+                });
+                let conn = http
+                    .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut signal => break,
         }
     }
+    drop(listener);
+    if tokio::time::timeout(deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown deadline reached with connections still open");
+    }
+    Ok(())
+}
+
+/// The HTTP connection settings. HTTP/1's read buffer is capped at its
+/// minimum (8 KiB): it stays allocated under every upgraded WebSocket, so
+/// its size is paid per idle connection (docs/benchmarks.md).
+fn http_builder() -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .max_buf_size(8192)
+        .timer(hyper_util::rt::TokioTimer::new());
+    b
 }
 
 async fn forward(boot: &Boot, req: Request<Body>) -> Response {
