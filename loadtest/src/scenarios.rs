@@ -163,6 +163,68 @@ fn progress_line(stats: Arc<Stats>, sent: Arc<AtomicU64>) -> tokio::task::JoinHa
 /// How long to wait for late acks and deliveries after the last send.
 const GRACE: Duration = Duration::from_secs(3);
 
+/// The sending phase shared by `fanout` and `direct`.
+struct Publish {
+    /// Messages per second, over all senders.
+    rate: f64,
+    duration: Duration,
+    /// How many members receive each message.
+    recipients: u64,
+    progress: bool,
+}
+
+impl Publish {
+    /// Runs every sender on its share of the schedule until `duration`
+    /// ends, waits up to [`GRACE`] for late acks and deliveries, and fills
+    /// the sending half of `report`. Returns the senders.
+    async fn run(
+        &self,
+        senders: Vec<(Client, String)>,
+        stats: &Arc<Stats>,
+        base: Instant,
+        report: &mut Report,
+    ) -> Vec<Client> {
+        let sent = Arc::new(AtomicU64::new(0));
+        let ticker = self
+            .progress
+            .then(|| progress_line(stats.clone(), sent.clone()));
+        let started = Instant::now();
+        let end = started + self.duration;
+        let plans = schedule::split(started, self.rate, senders.len().max(1));
+        let tasks: Vec<_> = senders
+            .into_iter()
+            .zip(plans)
+            .map(|((c, chat), plan)| tokio::spawn(publish(c, chat, plan, base, end, sent.clone())))
+            .collect();
+        let mut clients = Vec::new();
+        for t in tasks {
+            if let Ok(c) = t.await {
+                clients.push(c);
+            }
+        }
+        let sent_n = sent.load(Ordering::Relaxed);
+        let expected = sent_n * self.recipients;
+        let deadline = Instant::now() + GRACE;
+        let answered =
+            || stats.acked.load(Ordering::Relaxed) + stats.ack_errors.load(Ordering::Relaxed);
+        while Instant::now() < deadline
+            && (stats.delivered.load(Ordering::Relaxed) < expected || answered() < sent_n)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let active = started.elapsed().max(self.duration).as_secs_f64();
+        if let Some(t) = ticker {
+            t.abort();
+            eprintln!();
+        }
+        report.sent = sent_n;
+        report.expected_deliveries = expected;
+        report.sent_per_s = sent_n as f64 / self.duration.as_secs_f64();
+        report.delivered_per_s = stats.delivered.load(Ordering::Relaxed) as f64 / active;
+        clients
+    }
+}
+
 /// Most user ids the server accepts in one request (`SB_MAX_IDS_PER_REQUEST`).
 const IDS_PER_REQUEST: usize = 100;
 
@@ -239,42 +301,15 @@ pub async fn fanout(
         senders.push(sender);
         chats.push(chat);
     }
-    let sent = Arc::new(AtomicU64::new(0));
-    let ticker = progress.then(|| progress_line(stats.clone(), sent.clone()));
-    let started = Instant::now();
-    let end = started + duration;
-    let plans = schedule::split(started, rate, rooms);
-    let tasks: Vec<_> = senders
-        .into_iter()
-        .zip(chats)
-        .zip(plans)
-        .map(|((s, chat), plan)| tokio::spawn(publish(s, chat, plan, base, end, sent.clone())))
-        .collect();
-    for t in tasks {
-        if let Ok(c) = t.await {
-            clients.push(c);
-        }
-    }
-    let sent_n = sent.load(Ordering::Relaxed);
-    let expected = sent_n * (members as u64 - 1);
-    let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline
-        && (stats.delivered.load(Ordering::Relaxed) < expected
-            || stats.acked.load(Ordering::Relaxed) + stats.ack_errors.load(Ordering::Relaxed)
-                < sent_n)
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let active = started.elapsed().as_secs_f64();
-    if let Some(t) = ticker {
-        t.abort();
-        eprintln!();
-    }
-    report.sent = sent_n;
-    report.expected_deliveries = expected;
-    report.sent_per_s = sent_n as f64 / duration.as_secs_f64();
-    report.delivered_per_s =
-        stats.delivered.load(Ordering::Relaxed) as f64 / active.max(duration.as_secs_f64());
+    let senders = senders.into_iter().zip(chats).collect();
+    let recipients = members as u64 - 1;
+    let publish = Publish {
+        rate,
+        duration,
+        recipients,
+        progress,
+    };
+    clients.extend(publish.run(senders, &stats, base, &mut report).await);
     let rec = close_all(clients).await;
     let mut r = finish("fanout", base, &stats, &rec, report);
     r.duration_s = duration.as_secs_f64();
@@ -321,41 +356,14 @@ pub async fn direct(
         chats.push(chat.clone());
         chats.push(chat);
     }
-    let sent = Arc::new(AtomicU64::new(0));
-    let ticker = progress.then(|| progress_line(stats.clone(), sent.clone()));
-    let started = Instant::now();
-    let end = started + duration;
-    let plans = schedule::split(started, rate, clients.len());
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .zip(chats)
-        .zip(plans)
-        .map(|((c, chat), plan)| tokio::spawn(publish(c, chat, plan, base, end, sent.clone())))
-        .collect();
-    let mut clients = Vec::new();
-    for t in tasks {
-        if let Ok(c) = t.await {
-            clients.push(c);
-        }
-    }
-    let sent_n = sent.load(Ordering::Relaxed);
-    let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline
-        && (stats.delivered.load(Ordering::Relaxed) < sent_n
-            || stats.acked.load(Ordering::Relaxed) + stats.ack_errors.load(Ordering::Relaxed)
-                < sent_n)
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    if let Some(t) = ticker {
-        t.abort();
-        eprintln!();
-    }
-    report.sent = sent_n;
-    report.expected_deliveries = sent_n;
-    report.sent_per_s = sent_n as f64 / duration.as_secs_f64();
-    report.delivered_per_s =
-        stats.delivered.load(Ordering::Relaxed) as f64 / duration.as_secs_f64();
+    let senders = clients.into_iter().zip(chats).collect();
+    let publish = Publish {
+        rate,
+        duration,
+        recipients: 1,
+        progress,
+    };
+    let clients = publish.run(senders, &stats, base, &mut report).await;
     let rec = close_all(clients).await;
     let mut r = finish("direct", base, &stats, &rec, report);
     r.duration_s = duration.as_secs_f64();
