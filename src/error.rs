@@ -148,6 +148,19 @@ impl From<crate::messages::MessageError> for AppError {
     }
 }
 
+impl From<crate::reactions::ReactionError> for AppError {
+    fn from(e: crate::reactions::ReactionError) -> Self {
+        use crate::reactions::ReactionError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::MessageNotFound => AppError::not_found("message not found"),
+            E::TooMany => AppError::too_large("this message has too many reactions"),
+            E::Chat(c) => c.into(),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 /// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {

@@ -17,7 +17,7 @@ use super::reply::{self, HandlerResult};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 use crate::telemetry::metrics;
-use crate::{chat, messages};
+use crate::{chat, messages, reactions};
 
 /// What a handler gets: the app, the connection, and its socket.
 pub struct Cx {
@@ -49,6 +49,9 @@ pub const EVENTS: &[&str] = &[
     "message:stop-typing",
     "chat:history",
     "chat:sync",
+    "reaction:new",
+    "reaction:remove",
+    "reaction:get",
 ];
 
 async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
@@ -68,6 +71,9 @@ async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
         "message:stop-typing" => messages::events::stop_typing(cx, data).await,
         "chat:history" => messages::events::history(cx, data).await,
         "chat:sync" => messages::events::sync(cx, data).await,
+        "reaction:new" => reactions::events::new(cx, data).await,
+        "reaction:remove" => reactions::events::remove(cx, data).await,
+        "reaction:get" => reactions::events::get(cx, data).await,
         _ => Err(AppError::invalid("unknown event")),
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::chat::ChatStore;
 use crate::cluster::ClusterStore;
 use crate::messages::MessageStore;
+use crate::reactions::ReactionStore;
 
 /// A storage failure, independent of the backend.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -36,6 +37,7 @@ pub struct Stores {
     pub chats: Arc<dyn ChatStore>,
     pub messages: Arc<dyn MessageStore>,
     pub cluster: Arc<dyn ClusterStore>,
+    pub reactions: Arc<dyn ReactionStore>,
 }
 
 impl Stores {
@@ -45,7 +47,8 @@ impl Stores {
         Self {
             chats: mem.clone(),
             messages: mem.clone(),
-            cluster: mem,
+            cluster: mem.clone(),
+            reactions: mem,
         }
     }
 
@@ -55,7 +58,8 @@ impl Stores {
         Self {
             chats: store.clone(),
             messages: store.clone(),
-            cluster: store,
+            cluster: store.clone(),
+            reactions: store,
         }
     }
 }

@@ -9,3 +9,4 @@ mod cluster;
 mod connect;
 mod faults;
 mod messages;
+mod reactions;

@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use crate::chat::{Chat, ChatStore, MembershipChange};
 use crate::cluster::{ClusterStore, Session};
 use crate::messages::{Appended, Cursor, Message, MessageStore, NewMessage, Page, SyncSlice};
+use crate::reactions::{Change, ReactionStore, Reactions};
 use crate::store::StoreResult;
 
 #[derive(Default)]
@@ -26,6 +27,8 @@ struct ChatLog {
     client_ids: HashMap<(String, String), (String, Instant)>,
     delivered: HashMap<String, u64>,
     read: HashMap<String, u64>,
+    /// message id → (emoji, user) in the order they were added
+    reactions: HashMap<String, Vec<(String, String)>>,
 }
 
 impl ChatLog {
@@ -37,6 +40,7 @@ impl ChatLog {
             }
             let m = self.messages.pop_front().expect("front exists");
             self.ids.remove(&m.id);
+            self.reactions.remove(&m.id);
         }
     }
 
@@ -393,5 +397,76 @@ impl ClusterStore for MemoryStore {
 
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
+    }
+}
+
+fn group(pairs: &[(String, String)]) -> Reactions {
+    let mut out = Reactions::new();
+    for (emoji, user) in pairs {
+        out.entry(emoji.clone()).or_default().push(user.clone());
+    }
+    out
+}
+
+#[async_trait]
+impl ReactionStore for MemoryStore {
+    async fn add_reaction(
+        &self,
+        chat_id: &str,
+        message_id: &str,
+        emoji: &str,
+        user_id: &str,
+        max: usize,
+        _ttl_secs: u64,
+    ) -> StoreResult<Change> {
+        let mut st = self.state.lock();
+        let log = st.logs.entry(chat_id.to_string()).or_default();
+        let pairs = log.reactions.entry(message_id.to_string()).or_default();
+        let pair = (emoji.to_string(), user_id.to_string());
+        let present = pairs.contains(&pair);
+        let full = !present && pairs.len() >= max;
+        let changed = !present && !full;
+        if changed {
+            pairs.push(pair);
+        }
+        Ok(Change {
+            changed,
+            full,
+            reactions: group(pairs),
+        })
+    }
+
+    async fn remove_reaction(
+        &self,
+        chat_id: &str,
+        message_id: &str,
+        emoji: &str,
+        user_id: &str,
+    ) -> StoreResult<Change> {
+        let mut st = self.state.lock();
+        let log = st.logs.entry(chat_id.to_string()).or_default();
+        let pairs = log.reactions.entry(message_id.to_string()).or_default();
+        let before = pairs.len();
+        pairs.retain(|(e, u)| !(e == emoji && u == user_id));
+        let changed = pairs.len() != before;
+        let reactions = group(pairs);
+        if pairs.is_empty() {
+            log.reactions.remove(message_id);
+        }
+        Ok(Change {
+            changed,
+            full: false,
+            reactions,
+        })
+    }
+
+    async fn reactions(&self, chat_id: &str, message_id: &str) -> StoreResult<Reactions> {
+        let st = self.state.lock();
+        Ok(st
+            .logs
+            .get(chat_id)
+            .and_then(|l| l.reactions.get(message_id))
+            .map(|p| group(p))
+            .unwrap_or_default())
     }
 }
