@@ -76,6 +76,8 @@ vars! {
     "SB_HISTORY_PAGE_MAX" = "100" : "Maximum limit of chat:history.";
     "SB_SYNC_MAX_MESSAGES" = "500" : "Maximum messages per chat in one chat:sync answer.";
     "SB_TYPING_TIMEOUT_MS" = "5000" : "The server sends message:stop-typing after this long without renewal.";
+    "SB_NOTIFICATIONS_MAX" = "200" : "Notifications kept per user (the oldest are dropped).";
+    "SB_NOTIFICATIONS_TTL_SECS" = "604800" : "Notifications older than this are forgotten (default 7 days).";
 }
 
 /// development | production.
@@ -146,6 +148,12 @@ pub struct MessageConfig {
     pub typing_timeout: Duration,
 }
 
+#[derive(Debug, Clone)]
+pub struct NotificationConfig {
+    pub max_per_user: usize,
+    pub ttl: Duration,
+}
+
 /// The whole configuration, one struct per concern.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -155,6 +163,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub chat: ChatConfig,
     pub messages: MessageConfig,
+    pub notifications: NotificationConfig,
 }
 
 /// Every invalid variable, reported together.
@@ -394,6 +403,10 @@ impl Config {
             sync_max_messages: r.ranged("SB_SYNC_MAX_MESSAGES", 1, 100_000) as usize,
             typing_timeout: r.ms("SB_TYPING_TIMEOUT_MS", 100, 600_000),
         };
+        let notifications = NotificationConfig {
+            max_per_user: r.ranged("SB_NOTIFICATIONS_MAX", 1, 100_000) as usize,
+            ttl: r.secs("SB_NOTIFICATIONS_TTL_SECS", 1, 365 * 86400),
+        };
         if server.max_payload < messages.max_content_bytes as u64 {
             r.errors
                 .push("SB_MAX_PAYLOAD_BYTES must be at least SB_MAX_CONTENT_BYTES".to_string());
@@ -408,6 +421,7 @@ impl Config {
             auth,
             chat,
             messages,
+            notifications,
         })
     }
 

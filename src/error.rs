@@ -161,6 +161,17 @@ impl From<crate::reactions::ReactionError> for AppError {
     }
 }
 
+impl From<crate::notifications::NotificationError> for AppError {
+    fn from(e: crate::notifications::NotificationError) -> Self {
+        use crate::notifications::NotificationError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::NotFound => AppError::not_found("notification not found"),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 /// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {

@@ -22,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod messages;
+pub mod notifications;
 pub mod reactions;
 pub mod realtime;
 pub mod server;

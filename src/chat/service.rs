@@ -150,6 +150,7 @@ pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, Cha
     fanout
         .emit(vec![room], vec![], "chat:updated", &json!({ "chat": chat }))
         .await;
+    crate::notifications::on_added(app, &chat, &chat.members, Some(actor)).await;
     Ok(chat)
 }
 
@@ -223,6 +224,7 @@ pub async fn add_members(
         .await?
         .ok_or(ChatError::NotFound)?;
     announce(app, &change).await;
+    crate::notifications::on_added(app, &change.chat, &change.added, actor).await;
     Ok(change.chat)
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Appended, Cursor, Message, MessageError, NewMessage, SendMessage};
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::chat::{self, ChatError};
 use crate::realtime::fanout::SocketOps;
 use crate::realtime::rooms;
@@ -33,7 +33,7 @@ impl Origin<'_> {
 /// member's sockets on every node. A retry with a known `clientId` returns
 /// the stored message and delivers nothing.
 pub async fn send(
-    app: &App,
+    app: &AppState,
     sender: &str,
     req: SendMessage,
     origin: Origin<'_>,
@@ -73,6 +73,10 @@ pub async fn send(
             origin
                 .emit(app, vec![room], "message:new", &json!({ "message": m }))
                 .await;
+            if m.reply_to.is_some() || m.content.contains('@') {
+                let (app, m) = (app.clone(), m.clone());
+                tokio::spawn(async move { crate::notifications::on_message(&app, &m).await });
+            }
             Ok(m)
         }
         Appended::Duplicate(m) => Ok(m),

@@ -17,7 +17,7 @@ use super::reply::{self, HandlerResult};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 use crate::telemetry::metrics;
-use crate::{chat, messages, reactions};
+use crate::{chat, messages, notifications, reactions};
 
 /// What a handler gets: the app, the connection, and its socket.
 pub struct Cx {
@@ -52,6 +52,10 @@ pub const EVENTS: &[&str] = &[
     "reaction:new",
     "reaction:remove",
     "reaction:get",
+    "notification:get-pending",
+    "notification:read",
+    "notification:clear",
+    "notification:clear-all",
 ];
 
 async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
@@ -74,6 +78,10 @@ async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
         "reaction:new" => reactions::events::new(cx, data).await,
         "reaction:remove" => reactions::events::remove(cx, data).await,
         "reaction:get" => reactions::events::get(cx, data).await,
+        "notification:get-pending" => notifications::events::get_pending(cx, data).await,
+        "notification:read" => notifications::events::read(cx, data).await,
+        "notification:clear" => notifications::events::clear(cx, data).await,
+        "notification:clear-all" => notifications::events::clear_all(cx, data).await,
         _ => Err(AppError::invalid("unknown event")),
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::chat::ChatStore;
 use crate::cluster::ClusterStore;
 use crate::messages::MessageStore;
+use crate::notifications::NotificationStore;
 use crate::reactions::ReactionStore;
 
 /// A storage failure, independent of the backend.
@@ -38,6 +39,7 @@ pub struct Stores {
     pub messages: Arc<dyn MessageStore>,
     pub cluster: Arc<dyn ClusterStore>,
     pub reactions: Arc<dyn ReactionStore>,
+    pub notifications: Arc<dyn NotificationStore>,
 }
 
 impl Stores {
@@ -48,7 +50,8 @@ impl Stores {
             chats: mem.clone(),
             messages: mem.clone(),
             cluster: mem.clone(),
-            reactions: mem,
+            reactions: mem.clone(),
+            notifications: mem,
         }
     }
 
@@ -59,7 +62,8 @@ impl Stores {
             chats: store.clone(),
             messages: store.clone(),
             cluster: store.clone(),
-            reactions: store,
+            reactions: store.clone(),
+            notifications: store,
         }
     }
 }

@@ -9,4 +9,5 @@ mod cluster;
 mod connect;
 mod faults;
 mod messages;
+mod notifications;
 mod reactions;

@@ -18,6 +18,7 @@
 mod chat;
 mod cluster;
 mod messages;
+mod notifications;
 mod reactions;
 
 use std::time::Duration;
