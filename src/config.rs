@@ -76,6 +76,7 @@ vars! {
     "SB_HISTORY_PAGE_MAX" = "100" : "Maximum limit of chat:history.";
     "SB_SYNC_MAX_MESSAGES" = "500" : "Maximum messages per chat in one chat:sync answer.";
     "SB_TYPING_TIMEOUT_MS" = "5000" : "The server sends message:stop-typing after this long without renewal.";
+    "SB_CHANNELS" = "public:* any server; role:admin:* role=admin role=admin" : "Topic channel rules: `PREFIX* WHO_SUBSCRIBES WHO_PUBLISHES; ...`, WHO = any | role=NAME | server | none.";
     "SB_NOTIFICATIONS_MAX" = "200" : "Notifications kept per user (the oldest are dropped).";
     "SB_NOTIFICATIONS_TTL_SECS" = "604800" : "Notifications older than this are forgotten (default 7 days).";
 }
@@ -154,6 +155,11 @@ pub struct NotificationConfig {
     pub ttl: Duration,
 }
 
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    pub rules: Vec<crate::channels::Rule>,
+}
+
 /// The whole configuration, one struct per concern.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -164,6 +170,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub messages: MessageConfig,
     pub notifications: NotificationConfig,
+    pub channels: ChannelConfig,
 }
 
 /// Every invalid variable, reported together.
@@ -407,6 +414,12 @@ impl Config {
             max_per_user: r.ranged("SB_NOTIFICATIONS_MAX", 1, 100_000) as usize,
             ttl: r.secs("SB_NOTIFICATIONS_TTL_SECS", 1, 365 * 86400),
         };
+        let channels = ChannelConfig {
+            rules: crate::channels::parse_rules(&r.string("SB_CHANNELS")).unwrap_or_else(|e| {
+                r.errors.push(format!("SB_CHANNELS: {e}"));
+                Vec::new()
+            }),
+        };
         if server.max_payload < messages.max_content_bytes as u64 {
             r.errors
                 .push("SB_MAX_PAYLOAD_BYTES must be at least SB_MAX_CONTENT_BYTES".to_string());
@@ -422,6 +435,7 @@ impl Config {
             chat,
             messages,
             notifications,
+            channels,
         })
     }
 
@@ -455,7 +469,12 @@ pub fn env_example() -> String {
          # Generated from src/config.rs (VARS); a test keeps the two in step.\n\n",
     );
     for v in VARS {
-        out.push_str(&format!("# {}\n{}={}\n\n", v.help, v.env, v.default));
+        let value = if v.default.contains([' ', ';', '#']) {
+            format!("\"{}\"", v.default)
+        } else {
+            v.default.to_string()
+        };
+        out.push_str(&format!("# {}\n{}={}\n\n", v.help, v.env, value));
     }
     out
 }
@@ -516,6 +535,18 @@ mod tests {
             env_example(),
             ".env.example is out of date: run `switchboard env-example > .env.example`"
         );
+    }
+
+    #[test]
+    fn the_readme_documents_every_variable() {
+        let readme = include_str!("../README.md");
+        for v in VARS {
+            assert!(
+                readme.contains(&format!("`{}`", v.env)),
+                "README lacks {}",
+                v.env
+            );
+        }
     }
 
     #[test]

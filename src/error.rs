@@ -172,6 +172,17 @@ impl From<crate::notifications::NotificationError> for AppError {
     }
 }
 
+impl From<crate::channels::ChannelError> for AppError {
+    fn from(e: crate::channels::ChannelError) -> Self {
+        use crate::channels::ChannelError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::Forbidden => AppError::forbidden("not allowed on this channel"),
+            E::TooLarge(m) => AppError::too_large(m),
+        }
+    }
+}
+
 /// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {

@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod channels;
 pub mod chat;
 pub mod cli;
 pub mod cluster;

@@ -17,7 +17,7 @@ use super::reply::{self, HandlerResult};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 use crate::telemetry::metrics;
-use crate::{chat, messages, notifications, reactions};
+use crate::{channels, chat, messages, notifications, reactions};
 
 /// What a handler gets: the app, the connection, and its socket.
 pub struct Cx {
@@ -56,6 +56,9 @@ pub const EVENTS: &[&str] = &[
     "notification:read",
     "notification:clear",
     "notification:clear-all",
+    "channel:subscribe",
+    "channel:unsubscribe",
+    "channel:publish",
 ];
 
 async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
@@ -82,6 +85,9 @@ async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
         "notification:read" => notifications::events::read(cx, data).await,
         "notification:clear" => notifications::events::clear(cx, data).await,
         "notification:clear-all" => notifications::events::clear_all(cx, data).await,
+        "channel:subscribe" => channels::events::subscribe(cx, data).await,
+        "channel:unsubscribe" => channels::events::unsubscribe(cx, data).await,
+        "channel:publish" => channels::events::publish(cx, data).await,
         _ => Err(AppError::invalid("unknown event")),
     }
 }

@@ -14,11 +14,17 @@ pub fn chat(chat_id: &str) -> String {
     format!("c:{chat_id}")
 }
 
+/// The room of a topic channel's subscribers.
+pub fn channel(name: &str) -> String {
+    format!("t:{name}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn user_and_chat_rooms_never_collide() {
         assert_ne!(super::user("x"), super::chat("x"));
         assert_ne!(super::user("c:x"), super::chat("x"));
+        assert_ne!(super::channel("x"), super::chat("x"));
     }
 }

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod channels;
 mod chats;
 mod cluster;
 mod connect;

@@ -1,0 +1,40 @@
+//! Socket handlers of the channel events.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::realtime::dispatch::{parse, Cx};
+use crate::realtime::reply::HandlerResult;
+use crate::realtime::rooms;
+
+#[derive(Deserialize)]
+struct Sub {
+    channel: String,
+}
+
+#[derive(Deserialize)]
+struct Pub {
+    channel: String,
+    data: Value,
+}
+
+pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Sub = parse(data)?;
+    super::check(&cx.app, &cx.conn.identity, &req.channel, false)?;
+    cx.socket.join(vec![rooms::channel(&req.channel)]);
+    Ok(json!({}))
+}
+
+pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Sub = parse(data)?;
+    super::validate_channel(&req.channel)?;
+    cx.socket.leave(vec![rooms::channel(&req.channel)]);
+    Ok(json!({}))
+}
+
+pub async fn publish(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Pub = parse(data)?;
+    super::check(&cx.app, &cx.conn.identity, &req.channel, true)?;
+    super::publish(&cx.app, &req.channel, &req.data).await?;
+    Ok(json!({}))
+}
