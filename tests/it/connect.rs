@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::app::{token, token_with, unique, TestApp, SECRET};
+use crate::common::app::{token, token_with, unique, TestApp};
 use crate::common::sio::{ConnectError, ConnectOpts, SioClient, Transport};
 use crate::common::T;
 
@@ -35,10 +35,21 @@ async fn connected_payload_and_user_room() {
     let t = ev["serverTime"].as_str().unwrap();
     assert!(t.ends_with('Z') && t.contains('T'), "RFC 3339 UTC: {t}");
     // Without a device claim, each connection gets its own device id.
-    let a = node.connect(&user).await;
-    let b = node.connect(&user).await;
-    a.emit_with_ack("chat:list", json!({})).await.unwrap();
-    b.emit_with_ack("chat:list", json!({})).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let mut c = SioClient::connect(
+            &node.url,
+            ConnectOpts {
+                auth: Some(json!({ "token": token(&user) })),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(c.wait_for("connected", T).await["deviceId"].clone());
+    }
+    assert!(ids[0].as_str().is_some_and(|d| !d.is_empty()));
+    assert_ne!(ids[0], ids[1]);
 }
 
 #[tokio::test]
@@ -272,5 +283,4 @@ async fn health_ready_metrics_and_dev_tokens() {
     )
     .await;
     assert_eq!(refused(r), "AUTH_INVALID");
-    let _ = SECRET;
 }
