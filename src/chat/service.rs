@@ -154,8 +154,9 @@ pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, Cha
     Ok(chat)
 }
 
-/// Loads a chat and checks that `actor` is a member.
-pub async fn member_chat(app: &App, actor: &str, chat_id: &str) -> Result<Chat, ChatError> {
+/// Loads a chat and, when `actor` is a user (not the server), checks that
+/// it is a member.
+async fn load_chat(app: &App, actor: Option<&str>, chat_id: &str) -> Result<Chat, ChatError> {
     validate_chat_id(chat_id)?;
     let chat = app
         .stores
@@ -163,10 +164,15 @@ pub async fn member_chat(app: &App, actor: &str, chat_id: &str) -> Result<Chat, 
         .get_chat(chat_id)
         .await?
         .ok_or(ChatError::NotFound)?;
-    if !chat.is_member(actor) {
+    if actor.is_some_and(|a| !chat.is_member(a)) {
         return Err(ChatError::NotMember);
     }
     Ok(chat)
+}
+
+/// Loads a chat and checks that `actor` is a member.
+pub async fn member_chat(app: &App, actor: &str, chat_id: &str) -> Result<Chat, ChatError> {
+    load_chat(app, Some(actor), chat_id).await
 }
 
 /// The common start of a membership change: valid, non-empty user ids and
@@ -181,17 +187,7 @@ async fn load_for_change(
     if ids.is_empty() {
         return Err(ChatError::Invalid("userIds must not be empty".into()));
     }
-    validate_chat_id(chat_id)?;
-    let chat = app
-        .stores
-        .chats
-        .get_chat(chat_id)
-        .await?
-        .ok_or(ChatError::NotFound)?;
-    if actor.is_some_and(|a| !chat.is_member(a)) {
-        return Err(ChatError::NotMember);
-    }
-    Ok((chat, ids))
+    Ok((load_chat(app, actor, chat_id).await?, ids))
 }
 
 /// `chat:add-members`: owners only. `actor` is `None` for the server.
