@@ -109,21 +109,51 @@ impl App {
 }
 
 impl AppState {
-    /// Starts the node's background tasks: the heartbeat in the registry.
+    /// Starts the node's background tasks: the heartbeat in the registry and
+    /// the presence sweeper.
     pub fn start_background(&self) {
         let app = self.clone();
         let every = self.config.redis.heartbeat_interval;
-        let ttl = self.config.redis.node_ttl.as_secs();
+        let ttl = self.config.redis.node_ttl;
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
+            let mut first = true;
             loop {
                 tick.tick().await;
-                if let Err(e) = app.stores.cluster.heartbeat(&app.node_id, ttl).await {
-                    tracing::warn!(error = %e, "heartbeat failed");
+                match app.stores.cluster.heartbeat(&app.node_id, ttl).await {
+                    Ok(true) if !first => app.reregister().await,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                 }
+                first = false;
             }
         });
-        self.background.lock().push(task.abort_handle());
+        let sweeper = tokio::spawn(crate::presence::sweeper(self.clone()));
+        self.background
+            .lock()
+            .extend([task.abort_handle(), sweeper.abort_handle()]);
+    }
+
+    /// After a heartbeat gap long enough for other nodes to reap this one:
+    /// put this node's live connections back into the registry.
+    async fn reregister(&self) {
+        let conns = self.fanout().local_conns();
+        tracing::warn!(
+            connections = conns.len(),
+            "this node was reaped as dead; re-registering its connections"
+        );
+        for conn in conns {
+            match self
+                .stores
+                .cluster
+                .add_session(&conn.session(&self.node_id))
+                .await
+            {
+                Ok(Some(p)) => crate::presence::announce(self, &p).await,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not re-register a session"),
+            }
+        }
     }
 }
 

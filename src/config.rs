@@ -79,6 +79,13 @@ vars! {
     "SB_CHANNELS" = "public:* any server; role:admin:* role=admin role=admin" : "Topic channel rules: `PREFIX* WHO_SUBSCRIBES WHO_PUBLISHES; ...`, WHO = any | role=NAME | server | none.";
     "SB_NOTIFICATIONS_MAX" = "200" : "Notifications kept per user (the oldest are dropped).";
     "SB_NOTIFICATIONS_TTL_SECS" = "604800" : "Notifications older than this are forgotten (default 7 days).";
+    "SB_PRESENCE_GRACE_MS" = "5000" : "After a user's last disconnect, wait this long before announcing offline (a reconnect within it announces nothing).";
+    "SB_PRESENCE_SWEEP_MS" = "1000" : "How often each node announces due offline changes and reaps the connections of dead nodes.";
+    "SB_PRESENCE_OPEN" = "false" : "true: any user may watch any user's presence. false: only users sharing a chat.";
+    "SB_PRESENCE_MAX_SUBSCRIPTIONS" = "1000" : "Users one connection may watch with presence:subscribe.";
+    "SB_CALL_RING_SECS" = "45" : "An unanswered call ends with reason timeout after this long.";
+    "SB_CALL_MAX_SECS" = "14400" : "Longest call; its state is dropped after this long (default 4 h).";
+    "SB_CALL_HISTORY_MAX" = "100" : "Calls kept in each user's call history.";
 }
 
 /// development | production.
@@ -156,6 +163,21 @@ pub struct NotificationConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct PresenceConfig {
+    pub grace: Duration,
+    pub sweep_interval: Duration,
+    pub open: bool,
+    pub max_subscriptions: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    pub ring_timeout: Duration,
+    pub max_duration: Duration,
+    pub history_max: usize,
+}
+
+#[derive(Debug, Clone)]
 pub struct ChannelConfig {
     pub rules: Vec<crate::channels::Rule>,
 }
@@ -171,6 +193,8 @@ pub struct Config {
     pub messages: MessageConfig,
     pub notifications: NotificationConfig,
     pub channels: ChannelConfig,
+    pub presence: PresenceConfig,
+    pub calls: CallConfig,
 }
 
 /// Every invalid variable, reported together.
@@ -420,6 +444,17 @@ impl Config {
                 Vec::new()
             }),
         };
+        let presence = PresenceConfig {
+            grace: r.ms("SB_PRESENCE_GRACE_MS", 0, 600_000),
+            sweep_interval: r.ms("SB_PRESENCE_SWEEP_MS", 50, 60_000),
+            open: r.parse("SB_PRESENCE_OPEN", "true or false"),
+            max_subscriptions: r.ranged("SB_PRESENCE_MAX_SUBSCRIPTIONS", 1, 100_000) as usize,
+        };
+        let calls = CallConfig {
+            ring_timeout: r.secs("SB_CALL_RING_SECS", 1, 600),
+            max_duration: r.secs("SB_CALL_MAX_SECS", 60, 7 * 86400),
+            history_max: r.ranged("SB_CALL_HISTORY_MAX", 1, 10_000) as usize,
+        };
         if server.max_payload < messages.max_content_bytes as u64 {
             r.errors
                 .push("SB_MAX_PAYLOAD_BYTES must be at least SB_MAX_CONTENT_BYTES".to_string());
@@ -436,6 +471,8 @@ impl Config {
             messages,
             notifications,
             channels,
+            presence,
+            calls,
         })
     }
 

@@ -184,6 +184,17 @@ impl From<crate::channels::ChannelError> for AppError {
 }
 
 /// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
+impl From<crate::presence::PresenceError> for AppError {
+    fn from(e: crate::presence::PresenceError) -> Self {
+        use crate::presence::PresenceError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::TooManySubscriptions(_) => AppError::new(ErrorCode::Conflict, e.to_string()),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.code.http_status())

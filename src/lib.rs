@@ -24,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod messages;
 pub mod notifications;
+pub mod presence;
 pub mod reactions;
 pub mod realtime;
 pub mod server;

@@ -38,7 +38,10 @@ pub async fn drain(app: Option<&AppState>) {
     app.start_draining();
     app.fanout().close().await;
     app.kill_background();
-    match app.stores.cluster.remove_node(&app.node_id).await {
+    // Users get the grace period to reconnect to another node before they
+    // are announced offline (no flap on a rolling restart).
+    let grace = app.config.presence.grace;
+    match app.stores.cluster.remove_node(&app.node_id, grace).await {
         Ok(n) => tracing::info!(sessions = n, "left the cluster registry"),
         Err(e) => tracing::warn!(error = %e, "could not clean the registry"),
     }

@@ -345,6 +345,35 @@ pub async fn active_members(
         .collect())
 }
 
+/// Chats per user considered by [`share_chat`].
+const SHARE_SCAN_LIMIT: usize = 10_000;
+
+/// For each of `others`, whether it is a member of at least one chat with
+/// `user` (presence visibility). Costs 1 + `others.len()` reads of the
+/// per-user chat index, issued concurrently.
+pub async fn share_chat(app: &App, user: &str, others: &[String]) -> Result<Vec<bool>, ChatError> {
+    let mine: std::collections::HashSet<String> = app
+        .stores
+        .chats
+        .chats_of_user(user, SHARE_SCAN_LIMIT)
+        .await?
+        .into_iter()
+        .collect();
+    if mine.is_empty() {
+        return Ok(vec![false; others.len()]);
+    }
+    let theirs = futures::future::join_all(
+        others
+            .iter()
+            .map(|o| app.stores.chats.chats_of_user(o, SHARE_SCAN_LIMIT)),
+    )
+    .await;
+    theirs
+        .into_iter()
+        .map(|r| Ok(r?.iter().any(|c| mine.contains(c))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

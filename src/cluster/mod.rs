@@ -10,6 +10,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
+use crate::presence::Presence;
 use crate::store::StoreResult;
 
 /// One live connection.
@@ -24,22 +27,40 @@ pub struct Session {
     pub since: String,
 }
 
+/// The connection registry. A user's connections and its presence record
+/// ([`crate::presence::Record`]) change together, atomically.
 #[async_trait]
 pub trait ClusterStore: Send + Sync + 'static {
-    /// Record a live connection.
-    async fn add_session(&self, session: &Session) -> StoreResult<()>;
+    /// Record a live connection. Returns the user's presence when what others
+    /// see changed (the first connection, unless invisible): it must then be
+    /// announced.
+    async fn add_session(&self, session: &Session) -> StoreResult<Option<Presence>>;
     /// Forget a connection; returns how many connections the user still has.
-    async fn remove_session(&self, user_id: &str, socket_id: &str) -> StoreResult<usize>;
+    /// On the last one, `lastSeen` is set and an offline check is queued for
+    /// `grace` from now ([`crate::presence::PresenceStore::settle_due`]).
+    async fn remove_session(
+        &self,
+        user_id: &str,
+        socket_id: &str,
+        node_id: &str,
+        grace: Duration,
+    ) -> StoreResult<usize>;
     /// Live connections of a user, on every node.
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<Session>>;
     /// For each user, whether it has at least one live connection.
     async fn online(&self, user_ids: &[String]) -> StoreResult<Vec<bool>>;
-    /// Announce that a node is alive for `ttl_secs`.
-    async fn heartbeat(&self, node_id: &str, ttl_secs: u64) -> StoreResult<()>;
+    /// Announce that a node is alive for `ttl`. True when the node was not
+    /// registered (its first beat, or it was reaped as dead meanwhile).
+    async fn heartbeat(&self, node_id: &str, ttl: Duration) -> StoreResult<bool>;
     /// Ids of the nodes whose heartbeat has not expired.
     async fn live_nodes(&self) -> StoreResult<Vec<String>>;
-    /// Drop every session of a node (clean shutdown); returns how many.
-    async fn remove_node(&self, node_id: &str) -> StoreResult<usize>;
+    /// Drop every session of a node (clean shutdown) as [`Self::remove_session`]
+    /// would with `grace`; returns how many.
+    async fn remove_node(&self, node_id: &str, grace: Duration) -> StoreResult<usize>;
+    /// If `holder` gets the reaper lock (held for `lease`): removes the
+    /// sessions of every node whose heartbeat expired, queueing their users
+    /// for an immediate offline check. Returns the nodes reaped.
+    async fn reap_dead_nodes(&self, holder: &str, lease: Duration) -> StoreResult<Vec<String>>;
     /// Round-trip check used by `/ready`.
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -6,7 +6,7 @@
 //! event into the connection's FIFO queue there preserves the order the
 //! client sent. One worker task per connection drains the queue.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -50,6 +50,8 @@ pub struct Conn {
     gate: Mutex<Option<oneshot::Sender<()>>>,
     /// Chats this connection is typing in, with the timer that ends it.
     pub typing: Mutex<HashMap<String, AbortHandle>>,
+    /// Users whose presence this connection watches (`presence:subscribe`).
+    pub presence_subs: Mutex<HashSet<String>>,
 }
 
 /// Why an event could not be queued.
@@ -78,12 +80,24 @@ impl Conn {
             queue: Mutex::new(Some(tx)),
             gate: Mutex::new(Some(gate_tx)),
             typing: Mutex::new(HashMap::new()),
+            presence_subs: Mutex::new(HashSet::new()),
         });
         (conn, rx, gate_rx)
     }
 
     pub fn user_id(&self) -> &str {
         &self.identity.user_id
+    }
+
+    /// This connection's entry in the cluster registry.
+    pub fn session(&self, node_id: &str) -> crate::cluster::Session {
+        crate::cluster::Session {
+            socket_id: self.socket_id.clone(),
+            user_id: self.user_id().to_string(),
+            device_id: self.device_id.clone(),
+            node_id: node_id.to_string(),
+            since: self.connected_at.clone(),
+        }
     }
 
     /// Queues an event, without waiting.

@@ -17,7 +17,7 @@ use super::reply::{self, HandlerResult};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 use crate::telemetry::metrics;
-use crate::{channels, chat, messages, notifications, reactions};
+use crate::{channels, chat, messages, notifications, presence, reactions};
 
 /// What a handler gets: the app, the connection, and its socket.
 pub struct Cx {
@@ -49,6 +49,10 @@ pub const EVENTS: &[&str] = &[
     "message:stop-typing",
     "chat:history",
     "chat:sync",
+    "presence:update",
+    "presence:subscribe",
+    "presence:unsubscribe",
+    "presence:get",
     "reaction:new",
     "reaction:remove",
     "reaction:get",
@@ -78,6 +82,10 @@ async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
         "message:stop-typing" => messages::events::stop_typing(cx, data).await,
         "chat:history" => messages::events::history(cx, data).await,
         "chat:sync" => messages::events::sync(cx, data).await,
+        "presence:update" => presence::events::update(cx, data).await,
+        "presence:subscribe" => presence::events::subscribe(cx, data).await,
+        "presence:unsubscribe" => presence::events::unsubscribe(cx, data).await,
+        "presence:get" => presence::events::get(cx, data).await,
         "reaction:new" => reactions::events::new(cx, data).await,
         "reaction:remove" => reactions::events::remove(cx, data).await,
         "reaction:get" => reactions::events::get(cx, data).await,

@@ -25,6 +25,8 @@ pub trait Fanout: Send + Sync + 'static {
     async fn disconnect_user(&self, user_id: &str);
     /// Sockets connected to this node.
     fn local_sockets(&self) -> usize;
+    /// The connections of this node (re-registered after a heartbeat gap).
+    fn local_conns(&self) -> Vec<std::sync::Arc<super::conn::Conn>>;
     /// Close every transport of this node (clients reconnect elsewhere).
     async fn close(&self);
 }
@@ -71,6 +73,14 @@ impl<A: Adapter> Fanout for IoFanout<A> {
 
     fn local_sockets(&self) -> usize {
         self.0.sockets().len()
+    }
+
+    fn local_conns(&self) -> Vec<std::sync::Arc<super::conn::Conn>> {
+        self.0
+            .sockets()
+            .iter()
+            .filter_map(|s| s.extensions.get::<std::sync::Arc<super::conn::Conn>>())
+            .collect()
     }
 
     async fn close(&self) {

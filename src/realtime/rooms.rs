@@ -19,6 +19,11 @@ pub fn channel(name: &str) -> String {
     format!("t:{name}")
 }
 
+/// The room of the sockets watching a user's presence.
+pub fn presence(user_id: &str) -> String {
+    format!("p:{user_id}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -26,5 +31,6 @@ mod tests {
         assert_ne!(super::user("x"), super::chat("x"));
         assert_ne!(super::user("c:x"), super::chat("x"));
         assert_ne!(super::channel("x"), super::chat("x"));
+        assert_ne!(super::presence("x"), super::user("x"));
     }
 }

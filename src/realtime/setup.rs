@@ -17,7 +17,6 @@ use super::fanout::{Fanout, IoFanout, SocketHandle, SocketOps};
 use super::rooms;
 use crate::app::AppState;
 use crate::auth::connect::{credentials, ConnectRefusal};
-use crate::cluster::Session;
 use crate::telemetry::metrics;
 
 /// Events one connection may have queued before new ones are refused.
@@ -107,15 +106,11 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
     metrics::connection_opened();
     let user = conn.user_id().to_string();
     s.join(rooms::user(&user));
-    let session = Session {
-        socket_id: conn.socket_id.clone(),
-        user_id: user.clone(),
-        device_id: conn.device_id.clone(),
-        node_id: app.node_id.clone(),
-        since: conn.connected_at.clone(),
-    };
-    if let Err(e) = app.stores.cluster.add_session(&session).await {
-        tracing::warn!(error = %e, "could not register the session");
+    let session = conn.session(&app.node_id);
+    match app.stores.cluster.add_session(&session).await {
+        Ok(Some(presence)) => crate::presence::announce(&app, &presence).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not register the session"),
     }
     let joined = app
         .stores
@@ -167,7 +162,12 @@ async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>)
     if let Err(e) = app
         .stores
         .cluster
-        .remove_session(conn.user_id(), &conn.socket_id)
+        .remove_session(
+            conn.user_id(),
+            &conn.socket_id,
+            &app.node_id,
+            app.config.presence.grace,
+        )
         .await
     {
         tracing::warn!(error = %e, "could not unregister the session");

@@ -17,6 +17,7 @@ use crate::chat::ChatStore;
 use crate::cluster::ClusterStore;
 use crate::messages::MessageStore;
 use crate::notifications::NotificationStore;
+use crate::presence::PresenceStore;
 use crate::reactions::ReactionStore;
 
 /// A storage failure, independent of the backend.
@@ -40,6 +41,7 @@ pub struct Stores {
     pub cluster: Arc<dyn ClusterStore>,
     pub reactions: Arc<dyn ReactionStore>,
     pub notifications: Arc<dyn NotificationStore>,
+    pub presence: Arc<dyn PresenceStore>,
 }
 
 impl Stores {
@@ -51,7 +53,8 @@ impl Stores {
             messages: mem.clone(),
             cluster: mem.clone(),
             reactions: mem.clone(),
-            notifications: mem,
+            notifications: mem.clone(),
+            presence: mem,
         }
     }
 
@@ -63,7 +66,8 @@ impl Stores {
             messages: store.clone(),
             cluster: store.clone(),
             reactions: store.clone(),
-            notifications: store,
+            notifications: store.clone(),
+            presence: store,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::chat::{Chat, ChatKind, ChatStore};
 use crate::cluster::{ClusterStore, Session};
 use crate::messages::{Appended, Cursor, Message, MessageStore, MessageType, NewMessage};
 use crate::notifications::{Kind as NotificationKind, Notification, NotificationStore};
+use crate::presence::PresenceStore;
 use crate::reactions::ReactionStore;
 use crate::store::Stores;
 use crate::testing::RedisServer;
@@ -291,14 +292,19 @@ pub async fn message_suite(chats: &dyn ChatStore, s: &dyn MessageStore) {
     assert!(!slice.complete);
 }
 
-pub async fn cluster_suite(s: &dyn ClusterStore) {
-    let sess = |sock: &str, user: &str, node: &str| Session {
+fn sess(sock: &str, user: &str, node: &str) -> Session {
+    Session {
         socket_id: sock.into(),
         user_id: user.into(),
         device_id: format!("dev-{sock}"),
         node_id: node.into(),
         since: "2026-01-01T00:00:00Z".into(),
-    };
+    }
+}
+
+pub async fn cluster_suite(s: &dyn ClusterStore) {
+    use std::time::Duration;
+    let long = Duration::from_secs(600);
     s.ping().await.unwrap();
     s.add_session(&sess("s1", "alice", "n1")).await.unwrap();
     s.add_session(&sess("s2", "alice", "n2")).await.unwrap();
@@ -313,27 +319,157 @@ pub async fn cluster_suite(s: &dyn ClusterStore) {
         list,
         vec![sess("s1", "alice", "n1"), sess("s2", "alice", "n2")]
     );
-    assert_eq!(s.remove_session("alice", "s2").await.unwrap(), 1);
     assert_eq!(
-        s.remove_session("alice", "s2").await.unwrap(),
+        s.remove_session("alice", "s2", "n2", long).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.remove_session("alice", "s2", "n2", long).await.unwrap(),
         1,
         "idempotent"
     );
-    s.heartbeat("n1", 60).await.unwrap();
-    s.heartbeat("n2", 1).await.unwrap();
+    assert!(s.heartbeat("n1", long).await.unwrap(), "first beat");
+    assert!(!s.heartbeat("n1", long).await.unwrap(), "renewal");
+    s.heartbeat("n2", Duration::from_millis(300)).await.unwrap();
     let mut nodes = s.live_nodes().await.unwrap();
     nodes.sort();
     assert_eq!(nodes, ids(&["n1", "n2"]));
+    // Nothing is dead yet: the reaper does nothing.
+    assert!(s.reap_dead_nodes("me", long).await.unwrap().is_empty());
     // A clean shutdown of n1 drops its sessions.
-    assert_eq!(s.remove_node("n1").await.unwrap(), 2);
+    assert_eq!(s.remove_node("n1", long).await.unwrap(), 2);
     assert_eq!(
         s.online(&ids(&["alice", "{bob}*"])).await.unwrap(),
         vec![false, false]
     );
     assert_eq!(s.live_nodes().await.unwrap(), ids(&["n2"]));
-    // n2's heartbeat expires.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // n2 dies with a session: once its heartbeat expires, one reaper
+    // removes the session; the node is gone from the registry.
+    s.add_session(&sess("s4", "dave", "n2")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(s.live_nodes().await.unwrap().is_empty());
+    assert_eq!(s.online(&ids(&["dave"])).await.unwrap(), vec![true]);
+    assert_eq!(s.reap_dead_nodes("me", long).await.unwrap(), ids(&["n2"]));
+    assert!(s.reap_dead_nodes("other", long).await.unwrap().is_empty());
+    assert_eq!(s.online(&ids(&["dave"])).await.unwrap(), vec![false]);
+    // A reaped node that comes back learns it from its heartbeat.
+    assert!(s.heartbeat("n2", long).await.unwrap());
+}
+
+pub async fn presence_suite(c: &dyn ClusterStore, p: &dyn PresenceStore) {
+    use crate::presence::{Shown, Status};
+    use std::time::Duration;
+    let (grace, lease) = (Duration::from_millis(300), Duration::from_secs(5));
+    let u = "p{ü}*";
+    // The cluster suite reaped a dead node's user: that one is due now.
+    let reaped = p.settle_due(100, lease).await.unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert_eq!(
+        (reaped[0].user_id.as_str(), reaped[0].status),
+        ("dave", Shown::Offline)
+    );
+    // Never seen: offline, no lastSeen.
+    let never = p.presences(&ids(&[u])).await.unwrap();
+    assert_eq!(never[0].status, Shown::Offline);
+    assert_eq!(never[0].last_seen, None);
+    // The first connection announces online, the second nothing.
+    let on = c.add_session(&sess("a", u, "n1")).await.unwrap().unwrap();
+    assert_eq!((on.status, on.user_id.as_str()), (Shown::Online, u));
+    assert!(on.last_seen.is_some());
+    assert_eq!(c.add_session(&sess("b", u, "n2")).await.unwrap(), None);
+    // Status and custom status: announced when what others see changes.
+    let (away, changed) = p
+        .set_status(u, Status::Away, Some(Some("lunch".into())))
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!(away.status, Shown::Away);
+    assert_eq!(away.custom_status.as_deref(), Some("lunch"));
+    let (_, changed) = p.set_status(u, Status::Away, None).await.unwrap();
+    assert!(!changed, "same status, custom kept");
+    let (same, changed) = p
+        .set_status(u, Status::Away, Some(Some("coffee".into())))
+        .await
+        .unwrap();
+    assert!(changed, "custom status changed");
+    assert_eq!(same.custom_status.as_deref(), Some("coffee"));
+    // Invisible is offline to others, without its custom status.
+    let (inv, changed) = p.set_status(u, Status::Invisible, None).await.unwrap();
+    assert!(changed);
+    assert_eq!((inv.status, inv.custom_status), (Shown::Offline, None));
+    let (_, changed) = p
+        .set_status(u, Status::Invisible, Some(Some("hidden".into())))
+        .await
+        .unwrap();
+    assert!(!changed, "nothing visible changed");
+    let (back, changed) = p.set_status(u, Status::Online, Some(None)).await.unwrap();
+    assert!(changed);
+    assert_eq!((back.status, back.custom_status), (Shown::Online, None));
+    // One device leaves: still online; nothing is due.
+    assert_eq!(c.remove_session(u, "a", "n1", grace).await.unwrap(), 1);
+    tokio::time::sleep(grace + Duration::from_millis(100)).await;
+    assert!(p.settle_due(100, lease).await.unwrap().is_empty());
+    // The last leaves and comes back within the grace period: no change.
+    assert_eq!(c.remove_session(u, "b", "n2", grace).await.unwrap(), 0);
+    assert!(
+        p.settle_due(100, lease).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    assert_eq!(
+        p.presences(&ids(&[u])).await.unwrap()[0].status,
+        Shown::Online
+    );
+    assert_eq!(c.add_session(&sess("c", u, "n1")).await.unwrap(), None);
+    tokio::time::sleep(grace + Duration::from_millis(100)).await;
+    assert!(
+        p.settle_due(100, lease).await.unwrap().is_empty(),
+        "reconnected"
+    );
+    // Gone for good: offline once, with lastSeen, whoever settles.
+    assert_eq!(c.remove_session(u, "c", "n1", grace).await.unwrap(), 0);
+    tokio::time::sleep(grace + Duration::from_millis(100)).await;
+    let off = p.settle_due(100, lease).await.unwrap();
+    assert_eq!(off.len(), 1);
+    assert_eq!(
+        (off[0].status, off[0].user_id.as_str()),
+        (Shown::Offline, u)
+    );
+    assert!(off[0].last_seen.is_some());
+    assert!(p.settle_due(100, lease).await.unwrap().is_empty(), "once");
+    assert_eq!(p.presences(&ids(&[u])).await.unwrap()[0], off[0]);
+    // An invisible user's connection announces nothing.
+    p.set_status("ghost", Status::Invisible, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.add_session(&sess("g", "ghost", "n1")).await.unwrap(),
+        None
+    );
+    c.remove_session("ghost", "g", "n1", Duration::ZERO)
+        .await
+        .unwrap();
+    // Many users due at once are settled in batches, each exactly once.
+    let many: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
+    for m in &many {
+        c.add_session(&sess(&format!("s-{m}"), m, "n1"))
+            .await
+            .unwrap();
+        c.remove_session(m, &format!("s-{m}"), "n1", Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let mut settled = Vec::new();
+    loop {
+        let batch = p.settle_due(7, lease).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        settled.extend(batch.into_iter().map(|p| p.user_id));
+    }
+    settled.sort();
+    let mut want = many.clone();
+    want.sort();
+    assert_eq!(settled, want);
 }
 
 pub async fn reaction_suite(s: &dyn ReactionStore) {
@@ -434,6 +570,7 @@ async fn run_all(stores: Stores) {
     chat_suite(stores.chats.as_ref()).await;
     message_suite(stores.chats.as_ref(), stores.messages.as_ref()).await;
     cluster_suite(stores.cluster.as_ref()).await;
+    presence_suite(stores.cluster.as_ref(), stores.presence.as_ref()).await;
     reaction_suite(stores.reactions.as_ref()).await;
     notification_suite(stores.notifications.as_ref()).await;
 }

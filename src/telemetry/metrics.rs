@@ -10,6 +10,10 @@
 //! | `switchboard_acks_total` | counter | `code` (`OK` or an error code) |
 //! | `switchboard_messages_stored_total` | counter | — messages appended to a chat |
 //! | `switchboard_http_requests_total` | counter | `path`, `status` |
+//! | `switchboard_presence_updates_total` | counter | `status` — presence changes announced |
+//! | `switchboard_nodes_reaped_total` | counter | — dead nodes whose connections this node removed |
+//! | `switchboard_calls_total` | counter | `media` — calls started |
+//! | `switchboard_calls_ended_total` | counter | `reason` — calls ended |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -25,6 +29,10 @@ pub const EVENTS_RECEIVED: &str = "switchboard_events_received_total";
 pub const EVENT_DURATION: &str = "switchboard_event_duration_seconds";
 pub const ACKS: &str = "switchboard_acks_total";
 pub const MESSAGES_STORED: &str = "switchboard_messages_stored_total";
+pub const PRESENCE_UPDATES: &str = "switchboard_presence_updates_total";
+pub const NODES_REAPED: &str = "switchboard_nodes_reaped_total";
+pub const CALLS: &str = "switchboard_calls_total";
+pub const CALLS_ENDED: &str = "switchboard_calls_ended_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -74,4 +82,26 @@ pub fn ack(code: Option<ErrorCode>) {
 
 pub fn message_stored() {
     metrics::counter!(MESSAGES_STORED).increment(1);
+}
+
+pub fn presence_announced(status: crate::presence::Shown) {
+    let label = match status {
+        crate::presence::Shown::Online => "online",
+        crate::presence::Shown::Away => "away",
+        crate::presence::Shown::Busy => "busy",
+        crate::presence::Shown::Offline => "offline",
+    };
+    metrics::counter!(PRESENCE_UPDATES, "status" => label).increment(1);
+}
+
+pub fn node_reaped() {
+    metrics::counter!(NODES_REAPED).increment(1);
+}
+
+pub fn call_started(media: &'static str) {
+    metrics::counter!(CALLS, "media" => media).increment(1);
+}
+
+pub fn call_ended(reason: &'static str) {
+    metrics::counter!(CALLS_ENDED, "reason" => reason).increment(1);
 }

@@ -59,6 +59,9 @@ impl TestApp {
         config.server.shutdown_timeout = Duration::from_secs(5);
         config.auth.secret = Some(SECRET.into());
         config.messages.typing_timeout = Duration::from_millis(800);
+        config.presence.grace = Duration::from_millis(1000);
+        config.presence.sweep_interval = Duration::from_millis(200);
+        config.calls.ring_timeout = Duration::from_secs(2);
         Self {
             config,
             redis: None,
@@ -103,8 +106,60 @@ impl TestApp {
             url: format!("http://{}", running.addr),
             running: Some(running),
             app: None,
+            isolated: None,
             _redis: self.redis,
         }
+    }
+
+    /// Starts the node on its own thread and runtime, so that
+    /// [`TestNode::kill`] can stop it like a crashed process: every task
+    /// and connection of the node is dropped at once, without goodbye.
+    pub async fn start_isolated(self) -> TestNode {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<Command>();
+        let config = self.config;
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let running = rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let running = server::spawn(listener, config);
+                let app = running.wait_built().await;
+                let _ = ready_tx.send((running.addr, app));
+                running
+            });
+            match cmd_rx.recv() {
+                Ok(Command::Shutdown) => rt.block_on(running.shutdown()),
+                // A crash: drop every task of the node where it stands (the
+                // stop signal is leaked, not dropped, so no drain starts).
+                Ok(Command::Kill) | Err(_) => std::mem::forget(running),
+            }
+            rt.shutdown_background();
+        });
+        let (addr, app) = ready_rx.await.expect("isolated node started");
+        TestNode {
+            url: format!("http://{addr}"),
+            running: None,
+            app: Some(app),
+            isolated: Some((cmd_tx, thread)),
+            _redis: self.redis,
+        }
+    }
+
+    /// Like [`TestApp::cluster`], each node on its own runtime (killable).
+    pub async fn cluster_isolated(n: usize) -> Vec<TestNode> {
+        let prefix = format!("{}:", unique("t"));
+        let server = RedisServer::shared();
+        let mut nodes = Vec::new();
+        for _ in 0..n {
+            let mut app = TestApp::redis(&server.url(), &prefix);
+            app.redis = Some(server.clone());
+            nodes.push(app.start_isolated().await);
+        }
+        nodes
     }
 
     /// `n` nodes sharing one fresh prefix on the shared Redis (kept alive
@@ -122,11 +177,20 @@ impl TestApp {
     }
 }
 
+enum Command {
+    Shutdown,
+    Kill,
+}
+
 /// A running node.
 pub struct TestNode {
     pub url: String,
     running: Option<Running>,
     app: Option<AppState>,
+    isolated: Option<(
+        std::sync::mpsc::Sender<Command>,
+        std::thread::JoinHandle<()>,
+    )>,
     _redis: Option<Arc<RedisServer>>,
 }
 
@@ -174,12 +238,23 @@ impl TestNode {
         if let Some(r) = self.running.take() {
             r.shutdown().await;
         }
+        if let Some((tx, thread)) = self.isolated.take() {
+            let _ = tx.send(Command::Shutdown);
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .unwrap()
+                .unwrap();
+        }
     }
 
     /// Stops the node without any goodbye (simulated crash).
     pub fn kill(mut self) {
         if let Some(r) = self.running.take() {
             r.kill();
+        }
+        if let Some((tx, thread)) = self.isolated.take() {
+            let _ = tx.send(Command::Kill);
+            thread.join().unwrap();
         }
     }
 }

@@ -11,4 +11,5 @@ mod connect;
 mod faults;
 mod messages;
 mod notifications;
+mod presence;
 mod reactions;

@@ -15,6 +15,7 @@ use crate::chat::{Chat, ChatStore, MembershipChange};
 use crate::cluster::{ClusterStore, Session};
 use crate::messages::{Appended, Cursor, Message, MessageStore, NewMessage, Page, SyncSlice};
 use crate::notifications::{Notification, NotificationStore};
+use crate::presence::{Presence, PresenceStore, Record, Shown, Status};
 use crate::reactions::{Change, ReactionStore, Reactions};
 use crate::store::StoreResult;
 
@@ -59,9 +60,45 @@ struct State {
     nodes: HashMap<String, Instant>,
     /// user → notifications, oldest first
     notifications: HashMap<String, VecDeque<Notification>>,
+    presence: HashMap<String, Record>,
+    /// user → when to check whether it is still without connections
+    gone: HashMap<String, Instant>,
 }
 
 impl State {
+    /// Removes one connection; on the last, sets `lastSeen` and queues the
+    /// offline check at `check_at`. Returns the connections left.
+    fn remove_session(&mut self, user: &str, socket: &str, check_at: Instant) -> usize {
+        let Some(map) = self.sessions.get_mut(user) else {
+            return 0;
+        };
+        if map.remove(socket).is_none() {
+            return map.len();
+        }
+        let left = map.len();
+        if left == 0 {
+            self.sessions.remove(user);
+            self.presence.entry(user.to_string()).or_default().seen_ms =
+                Some(crate::time::now_ms());
+            self.gone.insert(user.to_string(), check_at);
+        }
+        left
+    }
+
+    fn remove_node_sessions(&mut self, node: &str, check_at: Instant) -> usize {
+        let doomed: Vec<(String, String)> = self
+            .sessions
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|s| s.node_id == node)
+            .map(|s| (s.user_id.clone(), s.socket_id.clone()))
+            .collect();
+        for (user, socket) in &doomed {
+            self.remove_session(user, socket, check_at);
+        }
+        doomed.len()
+    }
+
     fn index_add(&mut self, user: &str, chat: &str) {
         let list = self.user_chats.entry(user.to_string()).or_default();
         if !list.iter().any(|c| c == chat) {
@@ -330,27 +367,29 @@ impl MessageStore for MemoryStore {
 
 #[async_trait]
 impl ClusterStore for MemoryStore {
-    async fn add_session(&self, session: &Session) -> StoreResult<()> {
-        self.state
-            .lock()
-            .sessions
-            .entry(session.user_id.clone())
-            .or_default()
-            .insert(session.socket_id.clone(), session.clone());
-        Ok(())
+    async fn add_session(&self, session: &Session) -> StoreResult<Option<Presence>> {
+        let mut st = self.state.lock();
+        let user = &session.user_id;
+        let conns = st.sessions.entry(user.clone()).or_default();
+        conns.insert(session.socket_id.clone(), session.clone());
+        let n = conns.len();
+        let rec = st.presence.entry(user.clone()).or_default();
+        rec.seen_ms = Some(crate::time::now_ms());
+        let visible = rec.visible(n);
+        let changed = rec.shown.unwrap_or(Shown::Offline) != visible;
+        rec.shown = Some(visible);
+        Ok(changed.then(|| rec.presence(user)))
     }
 
-    async fn remove_session(&self, user_id: &str, socket_id: &str) -> StoreResult<usize> {
+    async fn remove_session(
+        &self,
+        user_id: &str,
+        socket_id: &str,
+        _node_id: &str,
+        grace: Duration,
+    ) -> StoreResult<usize> {
         let mut st = self.state.lock();
-        let Some(map) = st.sessions.get_mut(user_id) else {
-            return Ok(0);
-        };
-        map.remove(socket_id);
-        let left = map.len();
-        if left == 0 {
-            st.sessions.remove(user_id);
-        }
-        Ok(left)
+        Ok(st.remove_session(user_id, socket_id, Instant::now() + grace))
     }
 
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<Session>> {
@@ -370,32 +409,50 @@ impl ClusterStore for MemoryStore {
             .collect())
     }
 
-    async fn heartbeat(&self, node_id: &str, ttl_secs: u64) -> StoreResult<()> {
-        let expiry = Instant::now() + Duration::from_secs(ttl_secs);
-        self.state.lock().nodes.insert(node_id.to_string(), expiry);
-        Ok(())
+    async fn heartbeat(&self, node_id: &str, ttl: Duration) -> StoreResult<bool> {
+        let expiry = Instant::now() + ttl;
+        Ok(self
+            .state
+            .lock()
+            .nodes
+            .insert(node_id.to_string(), expiry)
+            .is_none())
     }
 
     async fn live_nodes(&self) -> StoreResult<Vec<String>> {
         let now = Instant::now();
-        let mut st = self.state.lock();
-        st.nodes.retain(|_, expiry| *expiry > now);
-        let mut nodes: Vec<String> = st.nodes.keys().cloned().collect();
+        let st = self.state.lock();
+        let mut nodes: Vec<String> = st
+            .nodes
+            .iter()
+            .filter(|(_, expiry)| **expiry > now)
+            .map(|(n, _)| n.clone())
+            .collect();
         nodes.sort();
         Ok(nodes)
     }
 
-    async fn remove_node(&self, node_id: &str) -> StoreResult<usize> {
+    async fn remove_node(&self, node_id: &str, grace: Duration) -> StoreResult<usize> {
         let mut st = self.state.lock();
         st.nodes.remove(node_id);
-        let mut removed = 0;
-        st.sessions.retain(|_, map| {
-            let before = map.len();
-            map.retain(|_, s| s.node_id != node_id);
-            removed += before - map.len();
-            !map.is_empty()
-        });
-        Ok(removed)
+        Ok(st.remove_node_sessions(node_id, Instant::now() + grace))
+    }
+
+    async fn reap_dead_nodes(&self, _holder: &str, _lease: Duration) -> StoreResult<Vec<String>> {
+        // One process holds the whole state: the lock is the mutex.
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        let dead: Vec<String> = st
+            .nodes
+            .iter()
+            .filter(|(_, expiry)| **expiry <= now)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for node in &dead {
+            st.nodes.remove(node);
+            st.remove_node_sessions(node, now);
+        }
+        Ok(dead)
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -533,5 +590,63 @@ impl NotificationStore for MemoryStore {
             .notifications
             .remove(user_id)
             .map_or(0, |l| l.len()))
+    }
+}
+
+#[async_trait]
+impl PresenceStore for MemoryStore {
+    async fn set_status(
+        &self,
+        user_id: &str,
+        status: Status,
+        custom: Option<Option<String>>,
+    ) -> StoreResult<(Presence, bool)> {
+        let mut st = self.state.lock();
+        let n = st.sessions.get(user_id).map_or(0, |m| m.len());
+        let rec = st.presence.entry(user_id.to_string()).or_default();
+        let before = rec.presence(user_id);
+        rec.status = status;
+        if let Some(c) = custom {
+            rec.custom = c;
+        }
+        rec.seen_ms = Some(crate::time::now_ms());
+        rec.shown = Some(rec.visible(n));
+        let after = rec.presence(user_id);
+        let changed = before.status != after.status
+            || (after.status != Shown::Offline && before.custom_status != after.custom_status);
+        Ok((after, changed))
+    }
+
+    async fn presences(&self, user_ids: &[String]) -> StoreResult<Vec<Presence>> {
+        let st = self.state.lock();
+        Ok(user_ids
+            .iter()
+            .map(|u| st.presence.get(u).cloned().unwrap_or_default().presence(u))
+            .collect())
+    }
+
+    async fn settle_due(&self, limit: usize, _lease: Duration) -> StoreResult<Vec<Presence>> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        let due: Vec<String> = st
+            .gone
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(u, _)| u.clone())
+            .take(limit)
+            .collect();
+        let mut out = Vec::new();
+        for user in due {
+            st.gone.remove(&user);
+            if st.sessions.get(&user).is_some_and(|m| !m.is_empty()) {
+                continue;
+            }
+            let rec = st.presence.entry(user.clone()).or_default();
+            if rec.shown.is_some_and(|s| s != Shown::Offline) {
+                rec.shown = Some(Shown::Offline);
+                out.push(rec.presence(&user));
+            }
+        }
+        Ok(out)
     }
 }

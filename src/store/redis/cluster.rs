@@ -1,24 +1,38 @@
-//! The connection registry and node heartbeats on Redis.
+//! The connection registry, node heartbeats and the presence half that
+//! changes with them, on Redis.
 //!
 //! | key | type | content | TTL |
 //! | --- | --- | --- | --- |
 //! | `P{u:ID}:conns` | hash | socket id → session JSON | none (removed on disconnect or node clean-up) |
+//! | `P{u:ID}:presence` | hash | `status`, `custom`, `shown` (last announced), `seen` (ms) | 90 days, renewed on change |
 //! | `P{n:ID}:conns` | set | `user \t socket` of the node's sessions | none |
 //! | `Pnodes` | zset | node id → heartbeat expiry (ms, Redis clock) | none |
+//! | `Pgone` | zset | user id → when to check it went offline (ms, Redis clock) | none (entries removed when checked) |
+//! | `Preaper` | string | node holding the dead-node reaper lock | the sweep interval |
+//!
+//! A user's connections and presence record share the `{u:…}` slot and
+//! change in one script, so the "was it already announced" check is atomic.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
+use fred::types::{Expiration, SetOptions};
 
+use super::presence::{record_from, NOW};
 use super::{key_id, map_err, RedisStore};
 use crate::cluster::{ClusterStore, Session};
+use crate::presence::{Presence, RECORD_TTL};
 use crate::store::{StoreError, StoreResult};
 
 impl RedisStore {
-    fn conns_key(&self, user_id: &str) -> String {
+    pub(super) fn conns_key(&self, user_id: &str) -> String {
         format!("{}{{u:{}}}:conns", self.prefix, key_id(user_id))
+    }
+    pub(super) fn presence_key(&self, user_id: &str) -> String {
+        format!("{}{{u:{}}}:presence", self.prefix, key_id(user_id))
     }
     fn node_key(&self, node_id: &str) -> String {
         format!("{}{{n:{}}}:conns", self.prefix, key_id(node_id))
@@ -26,40 +40,68 @@ impl RedisStore {
     fn nodes_key(&self) -> String {
         format!("{}nodes", self.prefix)
     }
+    pub(super) fn gone_key(&self) -> String {
+        format!("{}gone", self.prefix)
+    }
+    fn reaper_key(&self) -> String {
+        format!("{}reaper", self.prefix)
+    }
 }
 
-/// KEYS: nodes. ARGV: node, ttlMs. Uses the Redis clock.
+/// KEYS: nodes. ARGV: node, ttlMs. Returns 1 when the node was not there.
 static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-return now
-"#,
-    )
+    Script::from_lua(format!(
+        "{NOW}return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])"
+    ))
 });
 
-/// KEYS: nodes. Returns the nodes whose heartbeat has not expired.
-static LIVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')
-"#,
-    )
+/// KEYS: nodes. ARGV: 'live' or 'dead'.
+static NODES: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(format!(
+        r#"{NOW}
+if ARGV[1] == 'live' then
+  return redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')
+end
+return redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE')
+"#
+    ))
 });
 
-/// KEYS: user conns. ARGV: socket. Returns {session JSON or '', left}.
-static REMOVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-local s = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-redis.call('HDEL', KEYS[1], ARGV[1])
-return {s, redis.call('HLEN', KEYS[1])}
-"#,
-    )
+/// KEYS: conns, presence. ARGV: socket, session JSON, record TTL ms.
+/// Returns {changed, status, custom, shown, seen}.
+static CONNECT: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(format!(
+        r#"{NOW}
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local st = redis.call('HGET', KEYS[2], 'status') or 'online'
+local vis = st
+if st == 'invisible' then vis = 'offline' end
+local shown = redis.call('HGET', KEYS[2], 'shown') or 'offline'
+redis.call('HSET', KEYS[2], 'seen', now, 'shown', vis)
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local changed = 0
+if shown ~= vis then changed = 1 end
+return {{changed, st, redis.call('HGET', KEYS[2], 'custom') or '', vis, tostring(now)}}
+"#
+    ))
+});
+
+/// KEYS: conns, presence. ARGV: socket, record TTL ms.
+/// Returns {left, now} (now = -1 when the socket was not registered).
+static DISCONNECT: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(format!(
+        r#"{NOW}
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
+  return {{redis.call('HLEN', KEYS[1]), -1}}
+end
+local left = redis.call('HLEN', KEYS[1])
+if left == 0 then
+  redis.call('HSET', KEYS[2], 'seen', now)
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return {{left, now}}
+"#
+    ))
 });
 
 fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
@@ -68,41 +110,62 @@ fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
 
 #[async_trait]
 impl ClusterStore for RedisStore {
-    async fn add_session(&self, s: &Session) -> StoreResult<()> {
-        let p = self.client.pipeline();
-        let _: () = p
-            .hset(self.conns_key(&s.user_id), (s.socket_id.as_str(), json(s)?))
-            .await
-            .map_err(map_err)?;
-        let _: () = p
+    async fn add_session(&self, s: &Session) -> StoreResult<Option<Presence>> {
+        let out: Vec<Value> = self
+            .eval(
+                &CONNECT,
+                vec![self.conns_key(&s.user_id), self.presence_key(&s.user_id)],
+                vec![
+                    s.socket_id.clone().into(),
+                    json(s)?.into(),
+                    (RECORD_TTL.as_millis() as i64).into(),
+                ],
+            )
+            .await?;
+        let _: i64 = self
+            .client
             .sadd(
                 self.node_key(&s.node_id),
                 format!("{}\t{}", s.user_id, s.socket_id),
             )
             .await
             .map_err(map_err)?;
-        let _: Vec<Value> = p.all().await.map_err(map_err)?;
-        Ok(())
+        let changed = out.first().and_then(|v| v.as_i64()) == Some(1);
+        Ok(changed.then(|| record_from(&out[1..]).presence(&s.user_id)))
     }
 
-    async fn remove_session(&self, user_id: &str, socket_id: &str) -> StoreResult<usize> {
-        let out: Vec<Value> = self
+    async fn remove_session(
+        &self,
+        user_id: &str,
+        socket_id: &str,
+        node_id: &str,
+        grace: Duration,
+    ) -> StoreResult<usize> {
+        let out: Vec<i64> = self
             .eval(
-                &REMOVE,
-                vec![self.conns_key(user_id)],
-                vec![socket_id.to_string().into()],
+                &DISCONNECT,
+                vec![self.conns_key(user_id), self.presence_key(user_id)],
+                vec![
+                    socket_id.to_string().into(),
+                    (RECORD_TTL.as_millis() as i64).into(),
+                ],
             )
             .await?;
-        let left = out.get(1).and_then(|v| v.as_i64()).unwrap_or(0) as usize;
-        let session = out.first().and_then(|v| v.as_string()).unwrap_or_default();
-        if let Ok(s) = serde_json::from_str::<Session>(&session) {
-            let _: i64 = self
-                .client
-                .srem(self.node_key(&s.node_id), format!("{user_id}\t{socket_id}"))
+        let (left, now) = (out.first().copied().unwrap_or(0), out.get(1).copied());
+        let p = self.client.pipeline();
+        let _: () = p
+            .srem(self.node_key(node_id), format!("{user_id}\t{socket_id}"))
+            .await
+            .map_err(map_err)?;
+        if let (0, Some(now)) = (left, now.filter(|n| *n >= 0)) {
+            let at = (now + grace.as_millis() as i64) as f64;
+            let _: () = p
+                .zadd(self.gone_key(), None, None, false, false, (at, user_id))
                 .await
                 .map_err(map_err)?;
         }
-        Ok(left)
+        let _: Vec<Value> = p.all().await.map_err(map_err)?;
+        Ok(left.max(0) as usize)
     }
 
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<Session>> {
@@ -129,37 +192,63 @@ impl ClusterStore for RedisStore {
         Ok(counts.into_iter().map(|n| n > 0).collect())
     }
 
-    async fn heartbeat(&self, node_id: &str, ttl_secs: u64) -> StoreResult<()> {
-        let _: i64 = self
+    async fn heartbeat(&self, node_id: &str, ttl: Duration) -> StoreResult<bool> {
+        let added: i64 = self
             .eval(
                 &HEARTBEAT,
                 vec![self.nodes_key()],
-                vec![node_id.to_string().into(), (ttl_secs as i64 * 1000).into()],
+                vec![node_id.to_string().into(), (ttl.as_millis() as i64).into()],
             )
             .await?;
-        Ok(())
+        Ok(added == 1)
     }
 
     async fn live_nodes(&self) -> StoreResult<Vec<String>> {
-        self.eval(&LIVE, vec![self.nodes_key()], vec![]).await
+        self.eval(&NODES, vec![self.nodes_key()], vec!["live".into()])
+            .await
     }
 
-    async fn remove_node(&self, node_id: &str) -> StoreResult<usize> {
+    async fn remove_node(&self, node_id: &str, grace: Duration) -> StoreResult<usize> {
         let key = self.node_key(node_id);
         let entries: Vec<String> = self.client.smembers(&key).await.map_err(map_err)?;
-        let p = self.client.pipeline();
         for e in &entries {
             if let Some((user, socket)) = e.split_once('\t') {
-                let _: () = p
-                    .hdel(self.conns_key(user), socket)
-                    .await
-                    .map_err(map_err)?;
+                self.remove_session(user, socket, node_id, grace).await?;
             }
         }
+        let p = self.client.pipeline();
         let _: () = p.del(&key).await.map_err(map_err)?;
         let _: () = p.zrem(self.nodes_key(), node_id).await.map_err(map_err)?;
         let _: Vec<Value> = p.all().await.map_err(map_err)?;
         Ok(entries.len())
+    }
+
+    async fn reap_dead_nodes(&self, holder: &str, lease: Duration) -> StoreResult<Vec<String>> {
+        let dead: Vec<String> = self
+            .eval(&NODES, vec![self.nodes_key()], vec!["dead".into()])
+            .await?;
+        if dead.is_empty() {
+            return Ok(dead);
+        }
+        let got: Option<String> = self
+            .client
+            .set(
+                self.reaper_key(),
+                holder,
+                Some(Expiration::PX(lease.as_millis().max(1) as i64)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(map_err)?;
+        if got.is_none() {
+            return Ok(Vec::new());
+        }
+        // Idempotent: if this node dies half-way, the next holder redoes it.
+        for node in &dead {
+            self.remove_node(node, Duration::ZERO).await?;
+        }
+        Ok(dead)
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -19,6 +19,7 @@ mod chat;
 mod cluster;
 mod messages;
 mod notifications;
+mod presence;
 mod reactions;
 
 use std::time::Duration;

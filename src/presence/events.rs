@@ -1,0 +1,66 @@
+//! Socket handlers of the presence events.
+
+use serde_json::{json, Value};
+
+use super::{PresenceError, Update, Users};
+use crate::error::ErrorCode;
+use crate::realtime::dispatch::{parse, Cx};
+use crate::realtime::reply::HandlerResult;
+use crate::realtime::rooms;
+
+pub async fn update(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Update = parse(data)?;
+    let presence = super::update(&cx.app, cx.user_id(), req).await?;
+    Ok(json!({ "presence": presence }))
+}
+
+fn failed(refused: &[String]) -> Vec<Value> {
+    refused
+        .iter()
+        .map(|u| json!({ "userId": u, "code": ErrorCode::Forbidden }))
+        .collect()
+}
+
+/// Watches the allowed users (room `p:USER` on this socket) and answers
+/// their presences; refused users are listed in `failed`.
+pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Users = parse(data)?;
+    let (ok, refused) = super::allowed(&cx.app, cx.user_id(), &req.user_ids).await?;
+    let max = cx.app.config.presence.max_subscriptions;
+    {
+        let mut subs = cx.conn.presence_subs.lock();
+        let new = ok.iter().filter(|u| !subs.contains(*u)).count();
+        if subs.len() + new > max {
+            return Err(PresenceError::TooManySubscriptions(max).into());
+        }
+        subs.extend(ok.iter().cloned());
+    }
+    cx.socket
+        .join(ok.iter().map(|u| rooms::presence(u)).collect());
+    let presences = cx.app.stores.presence.presences(&ok).await?;
+    Ok(json!({ "presences": presences, "failed": failed(&refused) }))
+}
+
+pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Users = parse(data)?;
+    let max = cx.app.config.chat.max_ids_per_request;
+    if req.user_ids.len() > max {
+        return Err(PresenceError::Invalid(format!("at most {max} userIds")).into());
+    }
+    {
+        let mut subs = cx.conn.presence_subs.lock();
+        for u in &req.user_ids {
+            subs.remove(u);
+        }
+    }
+    cx.socket
+        .leave(req.user_ids.iter().map(|u| rooms::presence(u)).collect());
+    Ok(json!({}))
+}
+
+pub async fn get(cx: &Cx, data: Value) -> HandlerResult {
+    let req: Users = parse(data)?;
+    let (ok, refused) = super::allowed(&cx.app, cx.user_id(), &req.user_ids).await?;
+    let presences = cx.app.stores.presence.presences(&ok).await?;
+    Ok(json!({ "presences": presences, "failed": failed(&refused) }))
+}

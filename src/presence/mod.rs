@@ -1,0 +1,320 @@
+//! Presence (PROTOCOL §5): who is online, derived from the connection
+//! registry, with a chosen status, a custom status and `lastSeen`.
+//!
+//! - A user is online while any of its connections, on any node, is in the
+//!   registry ([`crate::cluster`]). The registry and the presence record of
+//!   a user change together in one atomic step, and each record remembers
+//!   what was last announced (`shown`), so every change is announced exactly
+//!   once whichever node (or how many nodes) observe it.
+//! - The last disconnect does not announce `offline` at once: the user is
+//!   queued for a check after `SB_PRESENCE_GRACE_MS`. Every node sweeps due
+//!   checks every `SB_PRESENCE_SWEEP_MS`; a user that reconnected in between
+//!   is skipped, so a rolling restart or a flaky network does not flap.
+//! - A node that dies without goodbye stops renewing its heartbeat; after
+//!   `SB_NODE_TTL_SECS` the next sweep (on whichever node takes the reaper
+//!   lock) removes its connections and queues its users for an immediate
+//!   check. Bound: node TTL + heartbeat interval + sweep interval.
+//! - `invisible` is shown to everybody (the user's own acks included) as
+//!   `offline`, without its custom status.
+//!
+//! Events (`events.rs`): `presence:update`, `presence:subscribe`,
+//! `presence:unsubscribe`, `presence:get`. Server event:
+//! `presence:update { presence }` to the room `p:USER` of the subscribers.
+//! Storage: [`PresenceStore`] (and the registry half in `ClusterStore`), in
+//! `store/memory` and `store/redis/presence.rs`.
+
+pub mod events;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+
+use crate::app::App;
+use crate::error::AppError;
+use crate::realtime::rooms;
+use crate::store::{StoreError, StoreResult};
+
+/// The status a user chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Online,
+    Away,
+    Busy,
+    Invisible,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Away => "away",
+            Status::Busy => "busy",
+            Status::Invisible => "invisible",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "online" => Status::Online,
+            "away" => Status::Away,
+            "busy" => Status::Busy,
+            "invisible" => Status::Invisible,
+            _ => return None,
+        })
+    }
+}
+
+/// The status others see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shown {
+    Online,
+    Away,
+    Busy,
+    Offline,
+}
+
+impl Shown {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "online" => Shown::Online,
+            "away" => Shown::Away,
+            "busy" => Shown::Busy,
+            _ => Shown::Offline,
+        }
+    }
+}
+
+/// The `presence` object of the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Presence {
+    pub user_id: String,
+    pub status: Shown,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_status: Option<String>,
+    /// RFC 3339; `null` for a user never seen.
+    pub last_seen: Option<String>,
+}
+
+/// One user's stored presence record, as both backends keep it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    pub status: Status,
+    pub custom: Option<String>,
+    /// What was last announced; `None` before the first connection.
+    pub shown: Option<Shown>,
+    /// Last connect, disconnect or status change (epoch ms).
+    pub seen_ms: Option<i64>,
+}
+
+impl Record {
+    /// What others see now.
+    pub fn presence(&self, user_id: &str) -> Presence {
+        let status = self.shown.unwrap_or(Shown::Offline);
+        Presence {
+            user_id: user_id.to_string(),
+            status,
+            custom_status: (self.status != Status::Invisible)
+                .then(|| self.custom.clone())
+                .flatten(),
+            last_seen: self.seen_ms.map(crate::time::rfc3339_from_ms),
+        }
+    }
+
+    /// What others should see given the number of live connections.
+    pub fn visible(&self, connections: usize) -> Shown {
+        match (connections, self.status) {
+            (0, _) | (_, Status::Invisible) => Shown::Offline,
+            (_, Status::Online) => Shown::Online,
+            (_, Status::Away) => Shown::Away,
+            (_, Status::Busy) => Shown::Busy,
+        }
+    }
+}
+
+/// How long a presence record outlives the user's last activity.
+pub const RECORD_TTL: Duration = Duration::from_secs(90 * 86_400);
+
+/// Longest custom status, in bytes.
+pub const MAX_CUSTOM_STATUS: usize = 256;
+
+/// Per-user presence records. The registry half (connect, disconnect, node
+/// reaping) is in [`crate::cluster::ClusterStore`], on the same records.
+#[async_trait]
+pub trait PresenceStore: Send + Sync + 'static {
+    /// Sets the chosen status and, when `custom` is `Some`, the custom status
+    /// (`Some(None)` clears it). Returns the presence others now see and
+    /// whether it changed (then it must be announced, exactly once).
+    async fn set_status(
+        &self,
+        user_id: &str,
+        status: Status,
+        custom: Option<Option<String>>,
+    ) -> StoreResult<(Presence, bool)>;
+    /// Presences as others see them, in the order asked.
+    async fn presences(&self, user_ids: &[String]) -> StoreResult<Vec<Presence>>;
+    /// Users whose grace period is over: those still without a connection
+    /// and not yet announced offline are marked offline and returned (each
+    /// once across all nodes). At most `limit` per call; `lease` is how long
+    /// a claimed check stays hidden from other nodes before it is retried.
+    async fn settle_due(&self, limit: usize, lease: Duration) -> StoreResult<Vec<Presence>>;
+}
+
+/// What can go wrong with a presence request.
+#[derive(Debug, thiserror::Error)]
+pub enum PresenceError {
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("too many presence subscriptions on this connection (at most {0})")]
+    TooManySubscriptions(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `presence:update` payload.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Update {
+    pub status: Status,
+    /// Absent: unchanged; `null` or `""`: cleared.
+    #[serde(default, deserialize_with = "present")]
+    pub custom_status: Option<Option<String>>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `presence:subscribe` / `presence:unsubscribe` / `presence:get` payload.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Users {
+    pub user_ids: Vec<String>,
+}
+
+/// Sends `presence:update` to the user's subscribers on every node.
+pub async fn announce(app: &App, presence: &Presence) {
+    crate::telemetry::metrics::presence_announced(presence.status);
+    app.fanout()
+        .emit(
+            vec![rooms::presence(&presence.user_id)],
+            Vec::new(),
+            "presence:update",
+            &json!({ "presence": presence }),
+        )
+        .await;
+}
+
+/// `presence:update`: the user's own status.
+pub async fn update(app: &App, user: &str, req: Update) -> Result<Presence, PresenceError> {
+    let custom = match req.custom_status {
+        Some(Some(s)) if s.len() > MAX_CUSTOM_STATUS => {
+            return Err(PresenceError::Invalid(format!(
+                "customStatus is longer than {MAX_CUSTOM_STATUS} bytes"
+            )))
+        }
+        Some(Some(s)) if s.chars().any(char::is_control) => {
+            return Err(PresenceError::Invalid(
+                "customStatus must not contain control characters".into(),
+            ))
+        }
+        Some(Some(s)) if s.trim().is_empty() => Some(None),
+        other => other,
+    };
+    let (presence, changed) = app
+        .stores
+        .presence
+        .set_status(user, req.status, custom)
+        .await?;
+    if changed {
+        announce(app, &presence).await;
+    }
+    Ok(presence)
+}
+
+/// Checks a list of user ids and splits it into the users the requester may
+/// watch and the refused ones (`FORBIDDEN`: no shared chat).
+pub async fn allowed(
+    app: &App,
+    user: &str,
+    ids: &[String],
+) -> Result<(Vec<String>, Vec<String>), AppError> {
+    let max = app.config.chat.max_ids_per_request;
+    if ids.len() > max {
+        return Err(AppError::invalid(format!("at most {max} userIds")));
+    }
+    if ids.iter().any(|u| u.is_empty() || u.len() > 256) {
+        return Err(AppError::invalid("userIds must be non-empty strings"));
+    }
+    let mut wanted: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !wanted.contains(id) {
+            wanted.push(id.clone());
+        }
+    }
+    if app.config.presence.open {
+        return Ok((wanted, Vec::new()));
+    }
+    let shared = crate::chat::share_chat(app, user, &wanted).await?;
+    let (mut ok, mut refused) = (Vec::new(), Vec::new());
+    for (id, yes) in wanted.into_iter().zip(shared) {
+        if yes || id == user {
+            ok.push(id);
+        } else {
+            refused.push(id);
+        }
+    }
+    Ok((ok, refused))
+}
+
+/// Runs forever on every node: settles due offline checks and reaps dead
+/// nodes, every `SB_PRESENCE_SWEEP_MS`.
+pub async fn sweeper(app: crate::app::AppState) {
+    let every = app.config.presence.sweep_interval;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        sweep_once(&app, every).await;
+    }
+}
+
+/// One sweep: reap dead nodes (under the reaper lock), then announce the
+/// users whose grace period is over.
+pub async fn sweep_once(app: &App, every: Duration) {
+    let cluster = &app.stores.cluster;
+    match cluster.reap_dead_nodes(&app.node_id, every).await {
+        Ok(nodes) => {
+            for n in nodes {
+                crate::telemetry::metrics::node_reaped();
+                tracing::warn!(node = %n, "reaped the connections of a dead node");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not reap dead nodes"),
+    }
+    // Drain the backlog in batches; a claim hides a user from other nodes
+    // for a few sweeps while it is being announced.
+    let lease = every * 5;
+    loop {
+        match app.stores.presence.settle_due(100, lease).await {
+            Ok(list) => {
+                let full = list.len() == 100;
+                for p in &list {
+                    announce(app, p).await;
+                }
+                if !full {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not settle presence");
+                break;
+            }
+        }
+    }
+}
