@@ -129,9 +129,12 @@ impl AppState {
             }
         });
         let sweeper = tokio::spawn(crate::presence::sweeper(self.clone()));
-        self.background
-            .lock()
-            .extend([task.abort_handle(), sweeper.abort_handle()]);
+        let rings = tokio::spawn(crate::calls::sweeper(self.clone()));
+        self.background.lock().extend([
+            task.abort_handle(),
+            sweeper.abort_handle(),
+            rings.abort_handle(),
+        ]);
     }
 
     /// After a heartbeat gap long enough for other nodes to reap this one:

@@ -195,6 +195,21 @@ impl From<crate::presence::PresenceError> for AppError {
     }
 }
 
+impl From<crate::calls::CallError> for AppError {
+    fn from(e: crate::calls::CallError) -> Self {
+        use crate::calls::CallError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::TooLarge(m) => AppError::too_large(m),
+            E::NotFound => AppError::not_found("call not found"),
+            E::NotParticipant | E::NotContact => AppError::forbidden(e.to_string()),
+            E::Conflict(m) => AppError::new(ErrorCode::Conflict, m),
+            E::Chat(c) => c.into(),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.code.http_status())

@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod calls;
 pub mod channels;
 pub mod chat;
 pub mod cli;

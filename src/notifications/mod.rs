@@ -106,7 +106,12 @@ pub enum NotificationError {
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 200;
 
-fn new(kind: Kind, title: String, body: Option<String>, data: serde_json::Value) -> Notification {
+pub fn new(
+    kind: Kind,
+    title: String,
+    body: Option<String>,
+    data: serde_json::Value,
+) -> Notification {
     let now = crate::time::now_ms();
     Notification {
         id: format!("n_{}", uuid::Uuid::now_v7().simple()),

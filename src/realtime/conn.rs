@@ -6,7 +6,7 @@
 //! event into the connection's FIFO queue there preserves the order the
 //! client sent. One worker task per connection drains the queue.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -52,6 +52,8 @@ pub struct Conn {
     pub typing: Mutex<HashMap<String, AbortHandle>>,
     /// Users whose presence this connection watches (`presence:subscribe`).
     pub presence_subs: Mutex<HashSet<String>>,
+    /// Calls this connection started or answered (most recent last).
+    pub calls: Mutex<VecDeque<String>>,
 }
 
 /// Why an event could not be queued.
@@ -81,12 +83,23 @@ impl Conn {
             gate: Mutex::new(Some(gate_tx)),
             typing: Mutex::new(HashMap::new()),
             presence_subs: Mutex::new(HashSet::new()),
+            calls: Mutex::new(VecDeque::new()),
         });
         (conn, rx, gate_rx)
     }
 
     pub fn user_id(&self) -> &str {
         &self.identity.user_id
+    }
+
+    /// Remembers a call to clean up when this connection closes (the most
+    /// recent few; older calls end by timeout or by the other party).
+    pub fn track_call(&self, id: &str) {
+        let mut calls = self.calls.lock();
+        if calls.len() >= 16 {
+            calls.pop_front();
+        }
+        calls.push_back(id.to_string());
     }
 
     /// This connection's entry in the cluster registry.

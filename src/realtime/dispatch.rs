@@ -17,7 +17,7 @@ use super::reply::{self, HandlerResult};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 use crate::telemetry::metrics;
-use crate::{channels, chat, messages, notifications, presence, reactions};
+use crate::{calls, channels, chat, messages, notifications, presence, reactions};
 
 /// What a handler gets: the app, the connection, and its socket.
 pub struct Cx {
@@ -53,6 +53,12 @@ pub const EVENTS: &[&str] = &[
     "presence:subscribe",
     "presence:unsubscribe",
     "presence:get",
+    "call:initiate",
+    "call:answer",
+    "call:reject",
+    "call:end",
+    "call:ice-candidate",
+    "call:history",
     "reaction:new",
     "reaction:remove",
     "reaction:get",
@@ -86,6 +92,12 @@ async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
         "presence:subscribe" => presence::events::subscribe(cx, data).await,
         "presence:unsubscribe" => presence::events::unsubscribe(cx, data).await,
         "presence:get" => presence::events::get(cx, data).await,
+        "call:initiate" => calls::events::initiate(cx, data).await,
+        "call:answer" => calls::events::answer(cx, data).await,
+        "call:reject" => calls::events::reject(cx, data).await,
+        "call:end" => calls::events::end(cx, data).await,
+        "call:ice-candidate" => calls::events::ice_candidate(cx, data).await,
+        "call:history" => calls::events::history(cx, data).await,
         "reaction:new" => reactions::events::new(cx, data).await,
         "reaction:remove" => reactions::events::remove(cx, data).await,
         "reaction:get" => reactions::events::get(cx, data).await,

@@ -19,6 +19,11 @@ pub fn channel(name: &str) -> String {
     format!("t:{name}")
 }
 
+/// The room of one socket (signaling addressed to one device).
+pub fn socket(socket_id: &str) -> String {
+    format!("s:{socket_id}")
+}
+
 /// The room of the sockets watching a user's presence.
 pub fn presence(user_id: &str) -> String {
     format!("p:{user_id}")

@@ -105,7 +105,7 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
     };
     metrics::connection_opened();
     let user = conn.user_id().to_string();
-    s.join(rooms::user(&user));
+    s.join([rooms::user(&user), rooms::socket(&conn.socket_id)]);
     let session = conn.session(&app.node_id);
     match app.stores.cluster.add_session(&session).await {
         Ok(Some(presence)) => crate::presence::announce(&app, &presence).await,
@@ -159,6 +159,8 @@ async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>)
     metrics::connection_closed();
     conn.close_queue();
     crate::messages::typing::stop_all(&app, &conn).await;
+    let calls: Vec<String> = conn.calls.lock().drain(..).collect();
+    crate::calls::on_disconnect(&app, conn.user_id(), &conn.socket_id, calls).await;
     if let Err(e) = app
         .stores
         .cluster

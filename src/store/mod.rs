@@ -13,6 +13,7 @@ mod suite;
 
 use std::sync::Arc;
 
+use crate::calls::CallStore;
 use crate::chat::ChatStore;
 use crate::cluster::ClusterStore;
 use crate::messages::MessageStore;
@@ -42,6 +43,7 @@ pub struct Stores {
     pub reactions: Arc<dyn ReactionStore>,
     pub notifications: Arc<dyn NotificationStore>,
     pub presence: Arc<dyn PresenceStore>,
+    pub calls: Arc<dyn CallStore>,
 }
 
 impl Stores {
@@ -54,7 +56,8 @@ impl Stores {
             cluster: mem.clone(),
             reactions: mem.clone(),
             notifications: mem.clone(),
-            presence: mem,
+            presence: mem.clone(),
+            calls: mem,
         }
     }
 
@@ -67,7 +70,8 @@ impl Stores {
             cluster: store.clone(),
             reactions: store.clone(),
             notifications: store.clone(),
-            presence: store,
+            presence: store.clone(),
+            calls: store,
         }
     }
 }
