@@ -60,7 +60,8 @@ wait_ready() {
 }
 
 secret="conformance-secret-$(date +%s)-0123456789abcdef"
-common_env=(SB_JWT_SECRET="$secret" SB_HOST=127.0.0.1 SB_LOG=warn SB_TYPING_TIMEOUT_MS=1500)
+common_env=(SB_JWT_SECRET="$secret" SB_HOST=127.0.0.1 SB_LOG=warn SB_TYPING_TIMEOUT_MS=1500
+  SB_PRESENCE_GRACE_MS=500 SB_PRESENCE_SWEEP_MS=200 SB_CALL_RING_SECS=2)
 
 start_node() { # start_node PORT NAME [extra env...]
   local port=$1 name=$2; shift 2

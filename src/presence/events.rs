@@ -45,7 +45,9 @@ pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
     let max = cx.app.config.chat.max_ids_per_request;
     if req.user_ids.len() > max {
-        return Err(PresenceError::Invalid(format!("at most {max} userIds")).into());
+        return Err(crate::error::AppError::too_large(format!(
+            "at most {max} userIds"
+        )));
     }
     {
         let mut subs = cx.conn.presence_subs.lock();

@@ -246,7 +246,7 @@ pub async fn allowed(
 ) -> Result<(Vec<String>, Vec<String>), AppError> {
     let max = app.config.chat.max_ids_per_request;
     if ids.len() > max {
-        return Err(AppError::invalid(format!("at most {max} userIds")));
+        return Err(AppError::too_large(format!("at most {max} userIds")));
     }
     if ids.iter().any(|u| u.is_empty() || u.len() > 256) {
         return Err(AppError::invalid("userIds must be non-empty strings"));
