@@ -112,6 +112,17 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "could not register the session"),
     }
+    // Closed while registering: the disconnect handler may have run before
+    // the session existed, so remove it here (removing twice is harmless).
+    if s.extensions.get::<Arc<Conn>>().is_none() {
+        let grace = app.config.presence.grace;
+        let _ = app
+            .stores
+            .cluster
+            .remove_session(&user, &conn.socket_id, &app.node_id, grace)
+            .await;
+        return;
+    }
     let joined = app
         .stores
         .chats
