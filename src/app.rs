@@ -24,6 +24,8 @@ pub struct App {
     fanout: OnceLock<Arc<dyn Fanout>>,
     draining: AtomicBool,
     background: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Wakes the webhook worker when a delivery is queued on this node.
+    webhook_notify: tokio::sync::Notify,
 }
 
 /// The shared handle to the [`App`].
@@ -75,6 +77,7 @@ impl App {
             fanout: OnceLock::new(),
             draining: AtomicBool::new(false),
             background: Default::default(),
+            webhook_notify: tokio::sync::Notify::new(),
         })
     }
 
@@ -93,6 +96,16 @@ impl App {
     /// refused with `SERVER_DRAINING`.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Wakes this node's webhook worker.
+    pub fn webhook_wakeup(&self) {
+        self.webhook_notify.notify_one();
+    }
+
+    /// Resolves when [`Self::webhook_wakeup`] was called.
+    pub async fn webhook_notified(&self) {
+        self.webhook_notify.notified().await;
     }
 
     pub fn start_draining(&self) {
@@ -130,10 +143,12 @@ impl AppState {
         });
         let sweeper = tokio::spawn(crate::presence::sweeper(self.clone()));
         let rings = tokio::spawn(crate::calls::sweeper(self.clone()));
+        let webhooks = tokio::spawn(crate::webhooks::worker::run(self.clone()));
         self.background.lock().extend([
             task.abort_handle(),
             sweeper.abort_handle(),
             rings.abort_handle(),
+            webhooks.abort_handle(),
         ]);
     }
 

@@ -86,6 +86,23 @@ vars! {
     "SB_CALL_RING_SECS" = "45" : "An unanswered call ends with reason timeout after this long.";
     "SB_CALL_MAX_SECS" = "14400" : "Longest call; its state is dropped after this long (default 4 h).";
     "SB_CALL_HISTORY_MAX" = "100" : "Calls kept in each user's call history.";
+    "SB_API_KEY" = "" : "Integration key for /api/v1/* (Authorization: Bearer). Unset: the API refuses every request.";
+    "SB_ADMIN_KEY" = "" : "Admin key for /admin/* (Authorization: Bearer). Unset: the admin API refuses every request.";
+    "SB_API_MAX_BODY_BYTES" = "262144" : "Largest HTTP API request body.";
+    "SB_INBOX_MAX" = "100" : "Events queued per offline user (POST /api/v1/users/{id}/events with persist); the oldest are dropped.";
+    "SB_INBOX_TTL_SECS" = "86400" : "Queued events older than this are dropped.";
+    "SB_WEBHOOK_URL" = "" : "Automation backend URL (n8n webhook node, ...). Unset: no webhooks.";
+    "SB_WEBHOOK_SECRET" = "" : "HMAC secret of X-Switchboard-Signature, outbound and inbound (at least 16 characters; required with SB_WEBHOOK_URL).";
+    "SB_WEBHOOK_EVENTS" = "" : "Extra event kinds sent besides bot messages, comma-separated: message:new (every message), presence:update.";
+    "SB_WEBHOOK_FORMAT" = "switchboard" : "switchboard | evolution (Evolution API messages.upsert, for WhatsApp-style n8n flows).";
+    "SB_WEBHOOK_TIMEOUT_MS" = "10000" : "Timeout of one delivery attempt.";
+    "SB_WEBHOOK_MAX_ATTEMPTS" = "6" : "Attempts before a delivery is dead-lettered.";
+    "SB_WEBHOOK_BACKOFF_MS" = "1000" : "Delay before the first retry; doubled after each failure.";
+    "SB_WEBHOOK_CONCURRENCY" = "16" : "Deliveries in flight at once, per node.";
+    "SB_WEBHOOK_TOLERANCE_SECS" = "300" : "Inbound replies: the signature timestamp may differ from now by at most this.";
+    "SB_CACHE_RULES" = "" : "Cacheable bot requests: `PATTERN global|user [day]; ...`, PATTERN matched against the trimmed, lower-cased message (trailing * = prefix).";
+    "SB_CACHE_TTL_SECS" = "300" : "A cached reply is fresh this long.";
+    "SB_CACHE_STALE_SECS" = "3600" : "After that, served stale (and refreshed once in the background) this long.";
 }
 
 /// development | production.
@@ -163,6 +180,41 @@ pub struct NotificationConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub api_key: Option<String>,
+    pub admin_key: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct InboxConfig {
+    pub max: usize,
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    pub events: Vec<String>,
+    pub format: crate::webhooks::Format,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff: Duration,
+    pub concurrency: usize,
+    pub tolerance: Duration,
+    /// How long a correlation id can be answered.
+    pub correlation_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub rules: Vec<crate::cache::Rule>,
+    pub ttl: Duration,
+    pub stale: Duration,
+}
+
+#[derive(Debug, Clone)]
 pub struct PresenceConfig {
     pub grace: Duration,
     pub sweep_interval: Duration,
@@ -195,6 +247,10 @@ pub struct Config {
     pub channels: ChannelConfig,
     pub presence: PresenceConfig,
     pub calls: CallConfig,
+    pub api: ApiConfig,
+    pub inbox: InboxConfig,
+    pub webhooks: WebhookConfig,
+    pub cache: CacheConfig,
 }
 
 /// Every invalid variable, reported together.
@@ -455,6 +511,80 @@ impl Config {
             max_duration: r.secs("SB_CALL_MAX_SECS", 60, 7 * 86400),
             history_max: r.ranged("SB_CALL_HISTORY_MAX", 1, 10_000) as usize,
         };
+        let api = ApiConfig {
+            api_key: r.opt("SB_API_KEY"),
+            admin_key: r.opt("SB_ADMIN_KEY"),
+            max_body_bytes: r.ranged("SB_API_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024) as usize,
+        };
+        for (env, key) in [
+            ("SB_API_KEY", &api.api_key),
+            ("SB_ADMIN_KEY", &api.admin_key),
+        ] {
+            if key.as_ref().is_some_and(|k| k.len() < 16) {
+                r.errors
+                    .push(format!("{env} must be at least 16 characters"));
+            }
+        }
+        let inbox = InboxConfig {
+            max: r.ranged("SB_INBOX_MAX", 1, 100_000) as usize,
+            ttl: r.secs("SB_INBOX_TTL_SECS", 1, 30 * 86400),
+        };
+        let events: Vec<String> = r
+            .string("SB_WEBHOOK_EVENTS")
+            .split(',')
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect();
+        for e in &events {
+            if !["message:new", "presence:update"].contains(&e.as_str()) {
+                r.errors.push(format!(
+                    "SB_WEBHOOK_EVENTS: unknown kind {e:?} (message:new, presence:update)"
+                ));
+            }
+        }
+        let webhooks = WebhookConfig {
+            url: r.opt("SB_WEBHOOK_URL"),
+            secret: r.opt("SB_WEBHOOK_SECRET"),
+            events,
+            format: match r.string("SB_WEBHOOK_FORMAT").as_str() {
+                "switchboard" => crate::webhooks::Format::Switchboard,
+                "evolution" => crate::webhooks::Format::Evolution,
+                other => {
+                    r.errors.push(format!(
+                        "SB_WEBHOOK_FORMAT={other:?} is not valid: expected switchboard or evolution"
+                    ));
+                    crate::webhooks::Format::Switchboard
+                }
+            },
+            timeout: r.ms("SB_WEBHOOK_TIMEOUT_MS", 100, 300_000),
+            max_attempts: r.ranged("SB_WEBHOOK_MAX_ATTEMPTS", 1, 30) as u32,
+            backoff: r.ms("SB_WEBHOOK_BACKOFF_MS", 10, 3_600_000),
+            concurrency: r.ranged("SB_WEBHOOK_CONCURRENCY", 1, 1024) as usize,
+            tolerance: r.secs("SB_WEBHOOK_TOLERANCE_SECS", 1, 86400),
+            correlation_ttl: Duration::from_secs(86400),
+        };
+        if let Some(url) = &webhooks.url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                r.errors
+                    .push("SB_WEBHOOK_URL must start with http:// or https://".into());
+            }
+            if webhooks.secret.is_none() {
+                r.errors
+                    .push("SB_WEBHOOK_SECRET is required with SB_WEBHOOK_URL".into());
+            }
+        }
+        if webhooks.secret.as_ref().is_some_and(|s| s.len() < 16) {
+            r.errors
+                .push("SB_WEBHOOK_SECRET must be at least 16 characters".into());
+        }
+        let cache = CacheConfig {
+            rules: crate::cache::parse_rules(&r.string("SB_CACHE_RULES")).unwrap_or_else(|e| {
+                r.errors.push(format!("SB_CACHE_RULES: {e}"));
+                Vec::new()
+            }),
+            ttl: r.secs("SB_CACHE_TTL_SECS", 1, 30 * 86400),
+            stale: r.secs("SB_CACHE_STALE_SECS", 0, 30 * 86400),
+        };
         if server.max_payload < messages.max_content_bytes as u64 {
             r.errors
                 .push("SB_MAX_PAYLOAD_BYTES must be at least SB_MAX_CONTENT_BYTES".to_string());
@@ -473,6 +603,10 @@ impl Config {
             channels,
             presence,
             calls,
+            api,
+            inbox,
+            webhooks,
+            cache,
         })
     }
 

@@ -183,7 +183,6 @@ impl From<crate::channels::ChannelError> for AppError {
     }
 }
 
-/// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
 impl From<crate::presence::PresenceError> for AppError {
     fn from(e: crate::presence::PresenceError) -> Self {
         use crate::presence::PresenceError as E;
@@ -210,6 +209,7 @@ impl From<crate::calls::CallError> for AppError {
     }
 }
 
+/// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.code.http_status())

@@ -26,7 +26,7 @@ pub fn routes(app: AppState) -> Router {
     if app.dev_secret.is_some() {
         r = r.route("/dev/token", get(dev_token));
     }
-    r.with_state(app)
+    r.with_state(app.clone()).merge(crate::api::routes(app))
 }
 
 /// Readiness: the store answers and the node is not draining.

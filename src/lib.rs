@@ -13,8 +13,11 @@
 //!
 //! `server::run` is the entry point main and the tests share.
 
+pub mod admin;
+pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod calls;
 pub mod channels;
 pub mod chat;
@@ -23,6 +26,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod inbox;
 pub mod messages;
 pub mod notifications;
 pub mod presence;
@@ -35,3 +39,4 @@ pub mod telemetry;
 #[doc(hidden)]
 pub mod testing;
 pub mod time;
+pub mod webhooks;

@@ -13,6 +13,7 @@
 //! publishedAt }`, to subscribers on every node (one room per channel).
 
 pub mod events;
+pub mod routes;
 
 use serde_json::json;
 
@@ -122,6 +123,16 @@ pub fn check(app: &App, who: &Identity, channel: &str, publish: bool) -> Result<
         Ok(())
     } else {
         Err(ChannelError::Forbidden)
+    }
+}
+
+/// May the server (the HTTP API) publish on `channel`? Any channel a rule
+/// matches, unless its publishers are `none`.
+pub fn check_server(app: &App, channel: &str) -> Result<(), ChannelError> {
+    validate_channel(channel)?;
+    match rule_for(&app.config.channels.rules, channel) {
+        Some(rule) if rule.publish != Who::Nobody => Ok(()),
+        _ => Err(ChannelError::Forbidden),
     }
 }
 

@@ -10,6 +10,7 @@
 //! Storage: [`ChatStore`], implemented in `store/memory` and `store/redis/chat.rs`.
 
 pub mod events;
+pub mod routes;
 mod service;
 
 pub use service::*;

@@ -345,6 +345,82 @@ pub async fn active_members(
         .collect())
 }
 
+/// `PUT /api/v1/chats/{chatId}`: create or replace a chat as the server.
+/// Returns the chat and whether it was created. Membership changes are
+/// announced like `chat:add-members` / `chat:remove-members`.
+pub async fn put(
+    app: &App,
+    chat_id: &str,
+    req: super::routes::PutChat,
+) -> Result<(Chat, bool), ChatError> {
+    validate_chat_id(chat_id)?;
+    let cfg = &app.config.chat;
+    let owners = validate_user_ids(&req.owners, cfg.max_ids_per_request)?;
+    let bots = validate_user_ids(&req.bots, cfg.max_ids_per_request)?;
+    let mut members = validate_user_ids(&req.members, cfg.max_members)?;
+    for u in owners.iter().chain(&bots) {
+        if !members.contains(u) {
+            members.push(u.clone());
+        }
+    }
+    if members.is_empty() {
+        return Err(ChatError::Invalid("members must not be empty".into()));
+    }
+    if members.len() > cfg.max_members {
+        return Err(ChatError::TooLarge(format!(
+            "a chat has at most {} members",
+            cfg.max_members
+        )));
+    }
+    if req.kind == ChatKind::Direct && members.len() != 2 {
+        return Err(ChatError::Invalid(
+            "a direct chat has exactly two members".into(),
+        ));
+    }
+    let title = req
+        .title
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    if title
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_TITLE_LEN)
+    {
+        return Err(ChatError::Invalid(format!(
+            "title is longer than {MAX_TITLE_LEN} characters"
+        )));
+    }
+    let existing = app.stores.chats.get_chat(chat_id).await?;
+    let chat = Chat {
+        id: chat_id.to_string(),
+        kind: req.kind,
+        title,
+        members,
+        owners,
+        bots,
+        created_at: existing
+            .map(|c| c.created_at)
+            .unwrap_or_else(crate::time::now_rfc3339),
+    };
+    let before = app.stores.chats.put_chat(&chat).await?;
+    let old = before
+        .as_ref()
+        .map(|c| c.members.clone())
+        .unwrap_or_default();
+    let change = MembershipChange {
+        added: chat
+            .members
+            .iter()
+            .filter(|m| !old.contains(m))
+            .cloned()
+            .collect(),
+        removed: old.iter().filter(|m| !chat.is_member(m)).cloned().collect(),
+        chat: chat.clone(),
+    };
+    announce(app, &change).await;
+    crate::notifications::on_added(app, &chat, &change.added, None).await;
+    Ok((chat, before.is_none()))
+}
+
 /// Chats per user considered by [`share_chat`].
 const SHARE_SCAN_LIMIT: usize = 10_000;
 

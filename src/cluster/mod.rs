@@ -61,6 +61,8 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// sessions of every node whose heartbeat expired, queueing their users
     /// for an immediate offline check. Returns the nodes reaped.
     async fn reap_dead_nodes(&self, holder: &str, lease: Duration) -> StoreResult<Vec<String>>;
+    /// Registered connections of each node, in the order given.
+    async fn connection_counts(&self, node_ids: &[String]) -> StoreResult<Vec<usize>>;
     /// Round-trip check used by `/ready`.
     async fn ping(&self) -> StoreResult<()>;
 }

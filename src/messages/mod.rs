@@ -11,6 +11,7 @@
 //! `store/redis/messages.rs`.
 
 pub mod events;
+pub mod routes;
 mod service;
 pub mod typing;
 mod validate;

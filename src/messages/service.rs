@@ -77,6 +77,9 @@ pub async fn send(
                 let (app, m) = (app.clone(), m.clone());
                 tokio::spawn(async move { crate::notifications::on_message(&app, &m).await });
             }
+            if app.config.webhooks.url.is_some() {
+                crate::webhooks::spawn_on_message(app.clone(), m.clone());
+            }
             Ok(m)
         }
         Appended::Duplicate(m) => Ok(m),

@@ -12,6 +12,7 @@
 //! `notification:new { notification }`. Storage: [`NotificationStore`].
 
 pub mod events;
+pub mod routes;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -24,6 +24,7 @@
 //! `store/memory` and `store/redis/presence.rs`.
 
 pub mod events;
+pub mod routes;
 
 use std::time::Duration;
 
@@ -200,6 +201,7 @@ pub struct Users {
 /// Sends `presence:update` to the user's subscribers on every node.
 pub async fn announce(app: &App, presence: &Presence) {
     crate::telemetry::metrics::presence_announced(presence.status);
+    crate::webhooks::on_presence(app, presence).await;
     app.fanout()
         .emit(
             vec![rooms::presence(&presence.user_id)],

@@ -17,6 +17,8 @@ pub trait Fanout: Send + Sync + 'static {
     /// Emit to every socket in `rooms` (on every node) except those in
     /// `except`.
     async fn emit(&self, rooms: Vec<String>, except: Vec<String>, event: &str, data: &Value);
+    /// Emit to every socket on every node.
+    async fn emit_all(&self, event: &str, data: &Value);
     /// Make every socket of a user, on every node, join `rooms`.
     async fn join_user(&self, user_id: &str, rooms: Vec<String>);
     /// Make every socket of a user, on every node, leave `rooms`.
@@ -49,6 +51,12 @@ pub(crate) struct IoFanout<A: Adapter>(pub SocketIo<A>);
 impl<A: Adapter> Fanout for IoFanout<A> {
     async fn emit(&self, rooms: Vec<String>, except: Vec<String>, event: &str, data: &Value) {
         if let Err(e) = self.0.to(rooms).except(except).emit(event, data).await {
+            tracing::warn!(event, error = %e, "broadcast failed");
+        }
+    }
+
+    async fn emit_all(&self, event: &str, data: &Value) {
+        if let Err(e) = self.0.emit(event, data).await {
             tracing::warn!(event, error = %e, "broadcast failed");
         }
     }

@@ -149,6 +149,7 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
         }),
     )
     .ok();
+    crate::inbox::deliver(&app, &user).await;
     if join_failed {
         s.emit(
             "error",

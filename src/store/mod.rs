@@ -13,9 +13,11 @@ mod suite;
 
 use std::sync::Arc;
 
+use crate::cache::ReplyCacheStore;
 use crate::calls::CallStore;
 use crate::chat::ChatStore;
 use crate::cluster::ClusterStore;
+use crate::inbox::InboxStore;
 use crate::messages::MessageStore;
 use crate::notifications::NotificationStore;
 use crate::presence::PresenceStore;
@@ -44,6 +46,9 @@ pub struct Stores {
     pub notifications: Arc<dyn NotificationStore>,
     pub presence: Arc<dyn PresenceStore>,
     pub calls: Arc<dyn CallStore>,
+    pub inbox: Arc<dyn InboxStore>,
+    pub webhooks: Arc<dyn crate::webhooks::WebhookQueue>,
+    pub cache: Arc<dyn ReplyCacheStore>,
 }
 
 impl Stores {
@@ -57,7 +62,10 @@ impl Stores {
             reactions: mem.clone(),
             notifications: mem.clone(),
             presence: mem.clone(),
-            calls: mem,
+            calls: mem.clone(),
+            inbox: mem.clone(),
+            webhooks: mem.clone(),
+            cache: mem,
         }
     }
 
@@ -71,7 +79,10 @@ impl Stores {
             reactions: store.clone(),
             notifications: store.clone(),
             presence: store.clone(),
-            calls: store,
+            calls: store.clone(),
+            inbox: store.clone(),
+            webhooks: store.clone(),
+            cache: store,
         }
     }
 }

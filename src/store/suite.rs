@@ -562,6 +562,156 @@ pub async fn call_suite(s: &dyn CallStore) {
     assert!(s.history("nobody", 10).await.unwrap().is_empty());
 }
 
+pub async fn inbox_suite(s: &dyn crate::inbox::InboxStore) {
+    use crate::inbox::Queued;
+    let q = |i: i64| Queued {
+        event: "e".into(),
+        data: serde_json::json!(i),
+    };
+    assert!(s.take_inbox("u{1}").await.unwrap().is_empty());
+    for i in 0..5 {
+        s.push_inbox("u{1}", &q(i), 3, 60).await.unwrap();
+    }
+    assert_eq!(
+        s.take_inbox("u{1}").await.unwrap(),
+        vec![q(2), q(3), q(4)],
+        "newest 3, in order"
+    );
+    assert!(s.take_inbox("u{1}").await.unwrap().is_empty(), "taken once");
+    s.push_inbox("short", &q(1), 3, 1).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(s.take_inbox("short").await.unwrap().is_empty(), "expired");
+}
+
+pub async fn webhook_suite(s: &dyn crate::webhooks::WebhookQueue) {
+    use crate::webhooks::{Delivery, Depths};
+    use std::time::Duration;
+    let d = |id: &str| Delivery {
+        id: id.into(),
+        correlation_id: format!("corr-{id}"),
+        event: "message:new".into(),
+        chat_id: Some("c".into()),
+        bot_id: Some("bot".into()),
+        sender_id: Some("u".into()),
+        data: serde_json::json!({"x": id}),
+        attempt: 0,
+        created_ms: 1,
+        cache_key: None,
+        refresh: false,
+    };
+    let lease = Duration::from_millis(300);
+    s.enqueue(&d("a")).await.unwrap();
+    s.enqueue(&d("b")).await.unwrap();
+    assert_eq!(
+        s.depths().await.unwrap(),
+        Depths {
+            ready: 2,
+            in_flight: 0,
+            dead: 0
+        }
+    );
+    let got = s.claim(1, lease).await.unwrap();
+    assert_eq!(got.len(), 1);
+    let rest = s.claim(10, lease).await.unwrap();
+    assert_eq!(rest.len(), 1, "each delivery claimed once");
+    assert_ne!(got[0].id, rest[0].id);
+    assert!(s.claim(10, lease).await.unwrap().is_empty());
+    s.ack(&got[0].id).await.unwrap();
+    // The other one's claimer "dies": after the lease it is claimed again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let again = s.claim(10, lease).await.unwrap();
+    assert_eq!(again, rest, "taken over unchanged");
+    // Retry later, with the attempt count kept.
+    let mut r = again[0].clone();
+    r.attempt = 1;
+    s.retry(&r, Duration::from_millis(200)).await.unwrap();
+    assert!(s.claim(10, lease).await.unwrap().is_empty(), "not due yet");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let due = s.claim(10, lease).await.unwrap();
+    assert_eq!(due[0].attempt, 1);
+    s.dead_letter(&due[0], "HTTP 500", 2).await.unwrap();
+    assert_eq!(
+        s.depths().await.unwrap(),
+        Depths {
+            ready: 0,
+            in_flight: 0,
+            dead: 1
+        }
+    );
+    let dead = s.dead_letters(10).await.unwrap();
+    assert_eq!(dead[0]["error"], "HTTP 500");
+    assert_eq!(
+        dead[0]["delivery"]["correlationId"],
+        r.correlation_id.as_str()
+    );
+    // Correlation ids: recalled, answered once.
+    let long = Duration::from_secs(60);
+    s.remember(&d("c"), long).await.unwrap();
+    assert_eq!(s.recall("corr-c").await.unwrap(), Some(d("c")));
+    assert_eq!(s.recall("corr-none").await.unwrap(), None);
+    assert!(s.mark_answered("corr-c", long).await.unwrap());
+    assert!(!s.mark_answered("corr-c", long).await.unwrap());
+}
+
+pub async fn cache_suite(s: &dyn crate::cache::ReplyCacheStore) {
+    use crate::cache::{Counter, Freshness, Waiter};
+    use std::time::Duration;
+    let (ttl, stale) = (Duration::from_millis(300), Duration::from_millis(300));
+    let k = "bot:g:-:/menu {x}";
+    assert_eq!(s.cache_get(k).await.unwrap(), None);
+    // Single flight: one leader, the others wait, the leader's end hands
+    // them over in order.
+    assert!(s.cache_lead(k, Duration::from_secs(5)).await.unwrap());
+    assert!(!s.cache_lead(k, Duration::from_secs(5)).await.unwrap());
+    let w = |i: &str| Waiter {
+        chat_id: format!("chat{i}"),
+        bot_id: "bot".into(),
+        request_id: i.into(),
+    };
+    assert!(s.cache_wait(k, &w("1")).await.unwrap());
+    assert!(s.cache_wait(k, &w("2")).await.unwrap());
+    s.cache_put(k, "[1]", ttl, stale).await.unwrap();
+    assert_eq!(s.cache_finish(k).await.unwrap(), vec![w("1"), w("2")]);
+    assert!(!s.cache_wait(k, &w("3")).await.unwrap(), "nobody leads now");
+    assert!(s.cache_finish(k).await.unwrap().is_empty());
+    // Fresh, then stale, then gone.
+    assert_eq!(
+        s.cache_get(k).await.unwrap(),
+        Some(("[1]".into(), Freshness::Fresh))
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        s.cache_get(k).await.unwrap(),
+        Some(("[1]".into(), Freshness::Stale))
+    );
+    assert!(s
+        .cache_refresh_lock(k, Duration::from_secs(5))
+        .await
+        .unwrap());
+    assert!(
+        !s.cache_refresh_lock(k, Duration::from_secs(5))
+            .await
+            .unwrap(),
+        "once"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(s.cache_get(k).await.unwrap(), None);
+    // Stats and invalidation by key and by prefix.
+    for c in [Counter::Hit, Counter::Hit, Counter::Miss, Counter::Stale] {
+        s.cache_count(c).await.unwrap();
+    }
+    let long = Duration::from_secs(60);
+    for key in ["b1:g:-:a", "b1:g:-:b", "b2:g:-:a"] {
+        s.cache_put(key, "[]", long, long).await.unwrap();
+    }
+    let st = s.cache_stats().await.unwrap();
+    assert_eq!((st.hits, st.misses, st.stale, st.entries), (2, 1, 1, 3));
+    assert_eq!(s.cache_invalidate(Some("b2:g:-:a"), None).await.unwrap(), 1);
+    assert_eq!(s.cache_invalidate(None, Some("b1:")).await.unwrap(), 2);
+    assert_eq!(s.cache_get("b1:g:-:a").await.unwrap(), None);
+    assert_eq!(s.cache_stats().await.unwrap().entries, 0);
+}
+
 pub async fn reaction_suite(s: &dyn ReactionStore) {
     let c = s
         .add_reaction("r1", "m1", "👍", "alice", 3, 60)
@@ -663,6 +813,9 @@ async fn run_all(stores: Stores) {
     presence_suite(stores.cluster.as_ref(), stores.presence.as_ref()).await;
     reaction_suite(stores.reactions.as_ref()).await;
     call_suite(stores.calls.as_ref()).await;
+    inbox_suite(stores.inbox.as_ref()).await;
+    webhook_suite(stores.webhooks.as_ref()).await;
+    cache_suite(stores.cache.as_ref()).await;
     notification_suite(stores.notifications.as_ref()).await;
 }
 

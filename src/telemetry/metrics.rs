@@ -14,6 +14,9 @@
 //! | `switchboard_nodes_reaped_total` | counter | — dead nodes whose connections this node removed |
 //! | `switchboard_calls_total` | counter | `media` — calls started |
 //! | `switchboard_calls_ended_total` | counter | `reason` — calls ended |
+//! | `switchboard_webhooks_total` | counter | `outcome`: `queued`, `delivered`, `retried`, `dead` |
+//! | `switchboard_webhook_duration_seconds` | histogram | — one delivery attempt |
+//! | `switchboard_reply_cache_total` | counter | `result`: `hits`, `misses`, `stale` (this node) |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -33,6 +36,9 @@ pub const PRESENCE_UPDATES: &str = "switchboard_presence_updates_total";
 pub const NODES_REAPED: &str = "switchboard_nodes_reaped_total";
 pub const CALLS: &str = "switchboard_calls_total";
 pub const CALLS_ENDED: &str = "switchboard_calls_ended_total";
+pub const WEBHOOKS: &str = "switchboard_webhooks_total";
+pub const WEBHOOK_DURATION: &str = "switchboard_webhook_duration_seconds";
+pub const REPLY_CACHE: &str = "switchboard_reply_cache_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -46,6 +52,8 @@ pub fn handle() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(EVENT_DURATION.into()), LATENCY_BUCKETS)
+                .expect("valid buckets")
+                .set_buckets_for_metric(Matcher::Full(WEBHOOK_DURATION.into()), LATENCY_BUCKETS)
                 .expect("valid buckets")
                 .build_recorder();
             let handle = recorder.handle();
@@ -104,4 +112,16 @@ pub fn call_started(media: &'static str) {
 
 pub fn call_ended(reason: &'static str) {
     metrics::counter!(CALLS_ENDED, "reason" => reason).increment(1);
+}
+
+pub fn webhook(outcome: &'static str) {
+    metrics::counter!(WEBHOOKS, "outcome" => outcome).increment(1);
+}
+
+pub fn webhook_latency(took: Duration) {
+    metrics::histogram!(WEBHOOK_DURATION).record(took.as_secs_f64());
+}
+
+pub fn cache(result: &'static str) {
+    metrics::counter!(REPLY_CACHE, "result" => result).increment(1);
 }

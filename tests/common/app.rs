@@ -15,6 +15,10 @@ use super::sio::{ConnectError, ConnectOpts, SioClient};
 /// The HS256 secret every test node accepts.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
 
+/// The integration and admin keys of every test node.
+pub const API_KEY: &str = "test-api-key-0123456789";
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
 /// A unique name for this test's keys, chats and users.
 pub fn unique(label: &str) -> String {
     format!(
@@ -62,6 +66,8 @@ impl TestApp {
         config.presence.grace = Duration::from_millis(1000);
         config.presence.sweep_interval = Duration::from_millis(200);
         config.calls.ring_timeout = Duration::from_secs(2);
+        config.api.api_key = Some(API_KEY.into());
+        config.api.admin_key = Some(ADMIN_KEY.into());
         Self {
             config,
             redis: None,
@@ -151,13 +157,24 @@ impl TestApp {
 
     /// Like [`TestApp::cluster`], each node on its own runtime (killable).
     pub async fn cluster_isolated(n: usize) -> Vec<TestNode> {
+        Self::cluster_with(n, true, |_| {}).await
+    }
+
+    /// `n` nodes on one fresh prefix, each configured by `f`; `isolated`:
+    /// each on its own runtime (killable).
+    pub async fn cluster_with(n: usize, isolated: bool, f: impl Fn(&mut Config)) -> Vec<TestNode> {
         let prefix = format!("{}:", unique("t"));
         let server = RedisServer::shared();
         let mut nodes = Vec::new();
         for _ in 0..n {
             let mut app = TestApp::redis(&server.url(), &prefix);
             app.redis = Some(server.clone());
-            nodes.push(app.start_isolated().await);
+            f(&mut app.config);
+            nodes.push(if isolated {
+                app.start_isolated().await
+            } else {
+                app.start().await
+            });
         }
         nodes
     }
@@ -225,6 +242,41 @@ impl TestNode {
         let mut c = SioClient::connect(&self.url, opts).await?;
         c.wait_for("connected", Duration::from_secs(5)).await;
         Ok(c)
+    }
+
+    /// An HTTP request to this node with a bearer key: (status, JSON body).
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let client = reqwest::Client::new();
+        let mut req = client.request(method.parse().unwrap(), format!("{}{path}", self.url));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// `http` with the integration key.
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.http(method, path, Some(API_KEY), body).await
+    }
+
+    /// `http` with the admin key.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.http(method, path, Some(ADMIN_KEY), body).await
     }
 
     /// GET a path on this node: (status, body).

@@ -11,14 +11,17 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
+use crate::cache::{Counter, Freshness, ReplyCacheStore, Stats, Waiter};
 use crate::calls::{Call, CallStore, HistoryEntry};
 use crate::chat::{Chat, ChatStore, MembershipChange};
 use crate::cluster::{ClusterStore, Session};
+use crate::inbox::{InboxStore, Queued};
 use crate::messages::{Appended, Cursor, Message, MessageStore, NewMessage, Page, SyncSlice};
 use crate::notifications::{Notification, NotificationStore};
 use crate::presence::{Presence, PresenceStore, Record, Shown, Status};
 use crate::reactions::{Change, ReactionStore, Reactions};
 use crate::store::StoreResult;
+use crate::webhooks::{Delivery, Depths, WebhookQueue};
 
 #[derive(Default)]
 struct ChatLog {
@@ -70,6 +73,32 @@ struct State {
     call_timers: HashMap<String, Instant>,
     /// user → call history, newest first
     call_history: HashMap<String, VecDeque<HistoryEntry>>,
+    /// user → (queued events, expiry)
+    inbox: HashMap<String, (VecDeque<Queued>, Instant)>,
+    webhooks: WebhookState,
+    cache: CacheState,
+}
+
+#[derive(Default)]
+struct WebhookState {
+    /// id → (delivery, due)
+    ready: HashMap<String, (Delivery, Instant)>,
+    /// id → (delivery, lease expiry)
+    inflight: HashMap<String, (Delivery, Instant)>,
+    dead: VecDeque<serde_json::Value>,
+    /// correlation id → (delivery, expiry)
+    corr: HashMap<String, (Delivery, Instant)>,
+    answered: HashMap<String, Instant>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    /// key → (replies, fresh until, stale until)
+    entries: HashMap<String, (String, Instant, Instant)>,
+    /// key → (lead expiry, waiters)
+    leads: HashMap<String, (Instant, Vec<Waiter>)>,
+    refresh: HashMap<String, Instant>,
+    stats: Stats,
 }
 
 impl State {
@@ -445,6 +474,20 @@ impl ClusterStore for MemoryStore {
         Ok(st.remove_node_sessions(node_id, Instant::now() + grace))
     }
 
+    async fn connection_counts(&self, node_ids: &[String]) -> StoreResult<Vec<usize>> {
+        let st = self.state.lock();
+        Ok(node_ids
+            .iter()
+            .map(|n| {
+                st.sessions
+                    .values()
+                    .flat_map(|m| m.values())
+                    .filter(|s| &s.node_id == n)
+                    .count()
+            })
+            .collect())
+    }
+
     async fn reap_dead_nodes(&self, _holder: &str, _lease: Duration) -> StoreResult<Vec<String>> {
         // One process holds the whole state: the lock is the mutex.
         let now = Instant::now();
@@ -746,5 +789,270 @@ impl CallStore for MemoryStore {
             .get(user_id)
             .map(|l| l.iter().take(limit).cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl InboxStore for MemoryStore {
+    async fn push_inbox(
+        &self,
+        user_id: &str,
+        item: &Queued,
+        max: usize,
+        ttl_secs: u64,
+    ) -> StoreResult<()> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.inbox.retain(|_, (_, expiry)| *expiry > now);
+        let (list, expiry) = st
+            .inbox
+            .entry(user_id.to_string())
+            .or_insert_with(|| (VecDeque::new(), now));
+        list.push_back(item.clone());
+        while list.len() > max {
+            list.pop_front();
+        }
+        *expiry = now + Duration::from_secs(ttl_secs);
+        Ok(())
+    }
+
+    async fn take_inbox(&self, user_id: &str) -> StoreResult<Vec<Queued>> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        Ok(match st.inbox.remove(user_id) {
+            Some((list, expiry)) if expiry > now => list.into(),
+            _ => Vec::new(),
+        })
+    }
+}
+
+#[async_trait]
+impl WebhookQueue for MemoryStore {
+    async fn enqueue(&self, d: &Delivery) -> StoreResult<()> {
+        let mut st = self.state.lock();
+        st.webhooks
+            .ready
+            .insert(d.id.clone(), (d.clone(), Instant::now()));
+        Ok(())
+    }
+
+    async fn claim(&self, max: usize, lease: Duration) -> StoreResult<Vec<Delivery>> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        let w = &mut st.webhooks;
+        let mut due: Vec<(Instant, String)> = w
+            .inflight
+            .iter()
+            .filter(|(_, (_, until))| *until <= now)
+            .map(|(id, (_, until))| (*until, id.clone()))
+            .collect();
+        let mut ready: Vec<(Instant, String)> = w
+            .ready
+            .iter()
+            .filter(|(_, (_, at))| *at <= now)
+            .map(|(id, (_, at))| (*at, id.clone()))
+            .collect();
+        ready.sort();
+        due.sort();
+        due.extend(ready);
+        due.truncate(max);
+        let mut out = Vec::new();
+        for (_, id) in due {
+            let d = match w.ready.remove(&id) {
+                Some((d, _)) => d,
+                None => match w.inflight.remove(&id) {
+                    Some((d, _)) => d,
+                    None => continue,
+                },
+            };
+            w.inflight.insert(id, (d.clone(), now + lease));
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    async fn ack(&self, id: &str) -> StoreResult<()> {
+        self.state.lock().webhooks.inflight.remove(id);
+        Ok(())
+    }
+
+    async fn retry(&self, d: &Delivery, delay: Duration) -> StoreResult<()> {
+        let mut st = self.state.lock();
+        st.webhooks.inflight.remove(&d.id);
+        st.webhooks
+            .ready
+            .insert(d.id.clone(), (d.clone(), Instant::now() + delay));
+        Ok(())
+    }
+
+    async fn dead_letter(&self, d: &Delivery, error: &str, max_dead: usize) -> StoreResult<()> {
+        let mut st = self.state.lock();
+        st.webhooks.inflight.remove(&d.id);
+        let entry =
+            serde_json::json!({ "delivery": d, "error": error, "at": crate::time::now_rfc3339() });
+        st.webhooks.dead.push_front(entry);
+        st.webhooks.dead.truncate(max_dead);
+        Ok(())
+    }
+
+    async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<serde_json::Value>> {
+        let st = self.state.lock();
+        Ok(st.webhooks.dead.iter().take(limit).cloned().collect())
+    }
+
+    async fn depths(&self) -> StoreResult<Depths> {
+        let st = self.state.lock();
+        Ok(Depths {
+            ready: st.webhooks.ready.len(),
+            in_flight: st.webhooks.inflight.len(),
+            dead: st.webhooks.dead.len(),
+        })
+    }
+
+    async fn remember(&self, d: &Delivery, ttl: Duration) -> StoreResult<()> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.webhooks.corr.retain(|_, (_, until)| *until > now);
+        st.webhooks
+            .corr
+            .insert(d.correlation_id.clone(), (d.clone(), now + ttl));
+        Ok(())
+    }
+
+    async fn recall(&self, corr: &str) -> StoreResult<Option<Delivery>> {
+        let now = Instant::now();
+        let st = self.state.lock();
+        Ok(st
+            .webhooks
+            .corr
+            .get(corr)
+            .filter(|(_, until)| *until > now)
+            .map(|(d, _)| d.clone()))
+    }
+
+    async fn mark_answered(&self, corr: &str, ttl: Duration) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.webhooks.answered.retain(|_, until| *until > now);
+        if st.webhooks.answered.contains_key(corr) {
+            return Ok(false);
+        }
+        st.webhooks.answered.insert(corr.to_string(), now + ttl);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ReplyCacheStore for MemoryStore {
+    async fn cache_get(&self, key: &str) -> StoreResult<Option<(String, Freshness)>> {
+        let now = Instant::now();
+        let st = self.state.lock();
+        Ok(st.cache.entries.get(key).and_then(|(r, fresh, stale)| {
+            if now <= *fresh {
+                Some((r.clone(), Freshness::Fresh))
+            } else if now <= *stale {
+                Some((r.clone(), Freshness::Stale))
+            } else {
+                None
+            }
+        }))
+    }
+
+    async fn cache_put(
+        &self,
+        key: &str,
+        replies: &str,
+        ttl: Duration,
+        stale: Duration,
+    ) -> StoreResult<()> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.cache.entries.retain(|_, (_, _, until)| *until >= now);
+        st.cache.entries.insert(
+            key.to_string(),
+            (replies.to_string(), now + ttl, now + ttl + stale),
+        );
+        Ok(())
+    }
+
+    async fn cache_refresh_lock(&self, key: &str, ttl: Duration) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.cache.refresh.retain(|_, until| *until > now);
+        if st.cache.refresh.contains_key(key) {
+            return Ok(false);
+        }
+        st.cache.refresh.insert(key.to_string(), now + ttl);
+        Ok(true)
+    }
+
+    async fn cache_lead(&self, key: &str, ttl: Duration) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.cache.leads.retain(|_, (until, _)| *until > now);
+        if st.cache.leads.contains_key(key) {
+            return Ok(false);
+        }
+        st.cache
+            .leads
+            .insert(key.to_string(), (now + ttl, Vec::new()));
+        Ok(true)
+    }
+
+    async fn cache_wait(&self, key: &str, waiter: &Waiter) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        match st.cache.leads.get_mut(key) {
+            Some((until, waiters)) if *until > now => {
+                waiters.push(waiter.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn cache_finish(&self, key: &str) -> StoreResult<Vec<Waiter>> {
+        let mut st = self.state.lock();
+        Ok(st
+            .cache
+            .leads
+            .remove(key)
+            .map(|(_, w)| w)
+            .unwrap_or_default())
+    }
+
+    async fn cache_count(&self, counter: Counter) -> StoreResult<()> {
+        let mut st = self.state.lock();
+        let s = &mut st.cache.stats;
+        match counter {
+            Counter::Hit => s.hits += 1,
+            Counter::Miss => s.misses += 1,
+            Counter::Stale => s.stale += 1,
+        }
+        Ok(())
+    }
+
+    async fn cache_stats(&self) -> StoreResult<Stats> {
+        let now = Instant::now();
+        let st = self.state.lock();
+        let mut s = st.cache.stats.clone();
+        s.entries = st
+            .cache
+            .entries
+            .values()
+            .filter(|(_, _, until)| *until >= now)
+            .count() as u64;
+        Ok(s)
+    }
+
+    async fn cache_invalidate(&self, key: Option<&str>, prefix: Option<&str>) -> StoreResult<u64> {
+        let mut st = self.state.lock();
+        let before = st.cache.entries.len();
+        st.cache.entries.retain(|k, _| match (key, prefix) {
+            (Some(key), _) => k != key,
+            (None, Some(p)) => !k.starts_with(p),
+            (None, None) => true,
+        });
+        Ok((before - st.cache.entries.len()) as u64)
     }
 }

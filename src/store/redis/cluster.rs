@@ -251,6 +251,18 @@ impl ClusterStore for RedisStore {
         Ok(dead)
     }
 
+    async fn connection_counts(&self, node_ids: &[String]) -> StoreResult<Vec<usize>> {
+        if node_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let p = self.client.pipeline();
+        for n in node_ids {
+            let _: () = p.scard(self.node_key(n)).await.map_err(map_err)?;
+        }
+        let counts: Vec<i64> = p.all().await.map_err(map_err)?;
+        Ok(counts.into_iter().map(|n| n.max(0) as usize).collect())
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         let _: String = self.client.ping(None).await.map_err(map_err)?;
         Ok(())

@@ -18,10 +18,12 @@
 mod calls;
 mod chat;
 mod cluster;
+mod inbox;
 mod messages;
 mod notifications;
 mod presence;
 mod reactions;
+mod webhooks;
 
 use std::time::Duration;
 

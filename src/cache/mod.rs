@@ -1,0 +1,319 @@
+//! The reply cache (PROTOCOL §12): automation replies to cacheable requests
+//! (menu commands and the like, matched by `SB_CACHE_RULES`) kept in the
+//! store with a TTL and a stale-while-revalidate window, and identical
+//! requests in flight de-duplicated across all nodes.
+//!
+//! - Fresh hit: the cached replies are posted at once; no upstream call.
+//! - Stale hit (after `SB_CACHE_TTL_SECS`, within `SB_CACHE_STALE_SECS`):
+//!   the stale replies are posted at once and one node (a lock) refreshes
+//!   the entry in the background.
+//! - Miss: the first request leads (a lock per key) and is delivered; the
+//!   identical requests that arrive meanwhile, on any node, wait on the
+//!   leader and get its reply: one upstream call serves them all.
+//!
+//! Keys are `BOT:g:DAY:CONTENT` (global) or `BOT:u:USER:DAY:CONTENT` (per
+//! user), `DAY` being the UTC date for rules marked `day` and `-`
+//! otherwise, `CONTENT` the trimmed, lower-cased message; invalidation
+//! takes a key or a prefix of one. Storage: [`ReplyCacheStore`]. Routes:
+//! `GET /admin/cache/stats`, `POST /admin/cache/invalidate`.
+
+pub mod routes;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::messages::Message;
+use crate::store::StoreResult;
+use crate::webhooks::replies::{self, Reply};
+
+/// Longest message content considered for caching, in bytes.
+pub const MAX_CACHEABLE: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    User,
+}
+
+/// One rule of `SB_CACHE_RULES`: `PATTERN SCOPE [day]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Lower-cased; a trailing `*` in the rule makes it a prefix.
+    pub pattern: String,
+    pub prefix: bool,
+    pub scope: Scope,
+    pub day: bool,
+}
+
+/// Parses `PATTERN global|user [day]; ...`.
+pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
+    let mut out = Vec::new();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let f: Vec<&str> = part.split_whitespace().collect();
+        let (pattern, scope, day) = match f[..] {
+            [p, s] => (p, s, false),
+            [p, s, "day"] => (p, s, true),
+            _ => {
+                return Err(format!(
+                    "cache rule {part:?}: expected `PATTERN global|user [day]`"
+                ))
+            }
+        };
+        let scope = match scope {
+            "global" => Scope::Global,
+            "user" => Scope::User,
+            other => return Err(format!("cache rule {part:?}: unknown scope {other:?}")),
+        };
+        let (pattern, prefix) = match pattern.strip_suffix('*') {
+            Some(p) => (p, true),
+            None => (pattern, false),
+        };
+        out.push(Rule {
+            pattern: pattern.to_lowercase(),
+            prefix,
+            scope,
+            day,
+        });
+    }
+    Ok(out)
+}
+
+/// The cache key of a message to `bot`, if a rule makes it cacheable.
+pub fn key_for(
+    rules: &[Rule],
+    bot: &str,
+    sender: &str,
+    content: &str,
+    day: &str,
+) -> Option<String> {
+    let text = content.trim().to_lowercase();
+    if text.is_empty() || text.len() > MAX_CACHEABLE {
+        return None;
+    }
+    let rule = rules.iter().find(|r| {
+        if r.prefix {
+            text.starts_with(&r.pattern)
+        } else {
+            text == r.pattern
+        }
+    })?;
+    let day = if rule.day { day } else { "-" };
+    Some(match rule.scope {
+        Scope::Global => format!("{bot}:g:{day}:{text}"),
+        Scope::User => format!("{bot}:u:{sender}:{day}:{text}"),
+    })
+}
+
+/// Is a cached entry still fresh, or only within its stale window?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    Stale,
+}
+
+/// A request waiting for the leader's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiter {
+    pub chat_id: String,
+    pub bot_id: String,
+    /// Makes the reply's client ids unique per waiting request.
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub hits: u64,
+    pub misses: u64,
+    pub stale: u64,
+    pub entries: u64,
+}
+
+/// `hits` | `misses` | `stale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    Hit,
+    Miss,
+    Stale,
+}
+
+impl Counter {
+    pub fn field(self) -> &'static str {
+        match self {
+            Counter::Hit => "hits",
+            Counter::Miss => "misses",
+            Counter::Stale => "stale",
+        }
+    }
+}
+
+#[async_trait]
+pub trait ReplyCacheStore: Send + Sync + 'static {
+    /// The cached replies (JSON) and their freshness; `None` when absent or
+    /// past the stale window.
+    async fn cache_get(&self, key: &str) -> StoreResult<Option<(String, Freshness)>>;
+    /// Stores replies fresh for `ttl`, then stale for `stale`.
+    async fn cache_put(
+        &self,
+        key: &str,
+        replies: &str,
+        ttl: Duration,
+        stale: Duration,
+    ) -> StoreResult<()>;
+    /// Takes the key's refresh lock for `ttl`; `false` if already taken.
+    async fn cache_refresh_lock(&self, key: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Becomes the leader of the key's upstream call for `ttl`; `false` if
+    /// another request leads.
+    async fn cache_lead(&self, key: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Waits on the leader: `false` (nothing stored) when no request leads.
+    async fn cache_wait(&self, key: &str, waiter: &Waiter) -> StoreResult<bool>;
+    /// Ends the lead: returns the waiters, in arrival order.
+    async fn cache_finish(&self, key: &str) -> StoreResult<Vec<Waiter>>;
+    async fn cache_count(&self, counter: Counter) -> StoreResult<()>;
+    async fn cache_stats(&self) -> StoreResult<Stats>;
+    /// Drops the entry `key`, or every entry whose key starts with `prefix`.
+    async fn cache_invalidate(&self, key: Option<&str>, prefix: Option<&str>) -> StoreResult<u64>;
+}
+
+fn today() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}",
+        now.year(),
+        now.month() as u8,
+        now.day()
+    )
+}
+
+/// How long a leader or a refresh may take: every attempt with backoff.
+fn lead_ttl(app: &AppState) -> Duration {
+    let w = &app.config.webhooks;
+    let mut total = Duration::ZERO;
+    for i in 0..w.max_attempts {
+        total += w.timeout + w.backoff * 2u32.saturating_pow(i).min(1 << 16);
+    }
+    total + Duration::from_secs(5)
+}
+
+fn parse_replies(json: &str) -> Vec<Reply> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+/// A user message to `bot`: served from the cache, made to wait for an
+/// identical request in flight, or delivered to the automation.
+pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
+    let cfg = &app.config.cache;
+    let chat = &m.chat_id;
+    let key = key_for(&cfg.rules, bot, &m.sender_id, &m.content, &today());
+    let Some(key) = key else {
+        crate::webhooks::bot_typing(app, chat, bot, true).await;
+        return crate::webhooks::enqueue(app, &crate::webhooks::delivery_for(m, Some(bot), None))
+            .await;
+    };
+    let store = &app.stores.cache;
+    let request_id = format!("cache_{}_{}", m.id, bot);
+    for round in 0..3 {
+        match store.cache_get(&key).await? {
+            Some((json, fresh)) => {
+                let counter = if fresh == Freshness::Fresh {
+                    Counter::Hit
+                } else {
+                    Counter::Stale
+                };
+                store.cache_count(counter).await?;
+                crate::telemetry::metrics::cache(counter.field());
+                replies::post(app, chat, bot, &request_id, &parse_replies(&json)).await;
+                if fresh == Freshness::Stale
+                    && store.cache_refresh_lock(&key, lead_ttl(app)).await?
+                {
+                    let mut d = crate::webhooks::delivery_for(m, Some(bot), Some(key.clone()));
+                    d.refresh = true;
+                    crate::webhooks::enqueue(app, &d).await?;
+                }
+                return Ok(());
+            }
+            None => {
+                if round == 0 {
+                    store.cache_count(Counter::Miss).await?;
+                    crate::telemetry::metrics::cache("misses");
+                }
+                if store.cache_lead(&key, lead_ttl(app)).await? {
+                    crate::webhooks::bot_typing(app, chat, bot, true).await;
+                    let d = crate::webhooks::delivery_for(m, Some(bot), Some(key));
+                    return crate::webhooks::enqueue(app, &d).await;
+                }
+                let waiter = Waiter {
+                    chat_id: chat.clone(),
+                    bot_id: bot.to_string(),
+                    request_id: request_id.clone(),
+                };
+                if store.cache_wait(&key, &waiter).await? {
+                    crate::webhooks::bot_typing(app, chat, bot, true).await;
+                    return Ok(());
+                }
+                // The leader finished in between: look again.
+            }
+        }
+    }
+    crate::webhooks::bot_typing(app, chat, bot, true).await;
+    crate::webhooks::enqueue(app, &crate::webhooks::delivery_for(m, Some(bot), None)).await
+}
+
+/// The automation answered a cacheable request: store, then serve waiters.
+pub async fn answered(app: &AppState, key: &str, list: &[Reply]) {
+    let cfg = &app.config.cache;
+    let store = &app.stores.cache;
+    let body = json!(list).to_string();
+    if let Err(e) = store.cache_put(key, &body, cfg.ttl, cfg.stale).await {
+        tracing::warn!(error = %e, "reply cache: could not store a reply");
+    }
+    match store.cache_finish(key).await {
+        Ok(waiters) => {
+            for w in waiters {
+                replies::post(app, &w.chat_id, &w.bot_id, &w.request_id, list).await;
+                crate::webhooks::bot_typing(app, &w.chat_id, &w.bot_id, false).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "reply cache: could not read the waiters"),
+    }
+}
+
+/// The leading request failed for good: the waiters stop waiting.
+pub async fn abandoned(app: &crate::app::App, key: &str) {
+    if let Ok(waiters) = app.stores.cache.cache_finish(key).await {
+        for w in waiters {
+            crate::webhooks::bot_typing(app, &w.chat_id, &w.bot_id, false).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_and_match() {
+        let rules = parse_rules("/menu global; /order* user day").unwrap();
+        assert_eq!(
+            key_for(&rules, "bot", "ann", "  /MENU ", "2026-12-01").as_deref(),
+            Some("bot:g:-:/menu")
+        );
+        assert_eq!(
+            key_for(&rules, "bot", "ann", "/order 12", "2026-12-01").as_deref(),
+            Some("bot:u:ann:2026-12-01:/order 12")
+        );
+        assert_eq!(key_for(&rules, "bot", "ann", "/menus", "d"), None);
+        assert_eq!(key_for(&rules, "bot", "ann", "hello", "d"), None);
+        assert_eq!(
+            key_for(&rules, "bot", "ann", &"/order".repeat(100), "d"),
+            None
+        );
+        assert!(parse_rules("/x sometimes").is_err());
+        assert!(parse_rules("/x").is_err());
+        assert_eq!(parse_rules("").unwrap(), vec![]);
+    }
+}

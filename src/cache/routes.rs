@@ -1,0 +1,61 @@
+//! Admin routes of the reply cache.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::api::ApiJson;
+use crate::app::AppState;
+use crate::error::AppError;
+
+#[utoipa::path(get, path = "/admin/cache/stats", tag = "admin",
+    responses((status = 200, description = "`{ hits, misses, stale, entries }` across the cluster"),
+        (status = 401, body = crate::api::ErrorBody)),
+    security(("admin_key" = [])))]
+async fn stats(State(app): State<AppState>) -> Result<Json<Value>, AppError> {
+    Ok(Json(json!(app.stores.cache.cache_stats().await?)))
+}
+
+/// Give `key` (one entry) or `prefix` (every entry whose key starts with it).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Invalidate {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+#[utoipa::path(post, path = "/admin/cache/invalidate", tag = "admin", request_body = Invalidate,
+    responses((status = 200, description = "`{ removed }`"),
+        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody)),
+    security(("admin_key" = [])))]
+async fn invalidate(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<Invalidate>,
+) -> Result<Json<Value>, AppError> {
+    let ok = |s: &Option<String>| s.as_ref().is_none_or(|s| !s.is_empty() && s.len() <= 1024);
+    let removed = match (&req.key, &req.prefix) {
+        (Some(_), None) | (None, Some(_)) if ok(&req.key) && ok(&req.prefix) => {
+            app.stores
+                .cache
+                .cache_invalidate(req.key.as_deref(), req.prefix.as_deref())
+                .await?
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "give exactly one of key and prefix (1-1024 bytes)",
+            ))
+        }
+    };
+    Ok(Json(json!({ "removed": removed })))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(stats))
+        .routes(routes!(invalidate))
+}

@@ -1,0 +1,141 @@
+//! Server events addressed to a user (`POST /api/v1/users/{userId}/events`)
+//! and the offline queue behind `persist: true`.
+//!
+//! An event goes live to every device of the user on every node. With
+//! `persist: true` and the user offline, it is queued instead (at most
+//! `SB_INBOX_MAX` per user, dropped after `SB_INBOX_TTL_SECS`) and emitted,
+//! in order, to the user's next connection right after `connected`.
+//!
+//! Storage: [`InboxStore`], in `store/memory` and `store/redis/inbox.rs`.
+
+pub mod routes;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::AppError;
+use crate::realtime::rooms;
+use crate::store::StoreResult;
+
+/// A queued event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Queued {
+    pub event: String,
+    pub data: Value,
+}
+
+#[async_trait]
+pub trait InboxStore: Send + Sync + 'static {
+    /// Appends to the user's queue, keeping the newest `max`; the queue
+    /// expires `ttl_secs` after its last push.
+    async fn push_inbox(
+        &self,
+        user_id: &str,
+        item: &Queued,
+        max: usize,
+        ttl_secs: u64,
+    ) -> StoreResult<()>;
+    /// Takes the whole queue, oldest first (atomically: each item is taken
+    /// once).
+    async fn take_inbox(&self, user_id: &str) -> StoreResult<Vec<Queued>>;
+}
+
+/// Event names a server may not emit (Socket.IO's reserved names and our
+/// own lifecycle events).
+const RESERVED: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+    "connected",
+    "error",
+];
+
+/// A valid custom event name: 1–100 printable characters, not reserved.
+pub fn validate_event(name: &str) -> Result<(), AppError> {
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "event must be 1-100 characters without control characters",
+        ));
+    }
+    if RESERVED.contains(&name) {
+        return Err(AppError::invalid(format!("event {name:?} is reserved")));
+    }
+    Ok(())
+}
+
+/// How an event was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Emitted to the user's live connections.
+    Live,
+    /// The user was offline: queued for its next connection.
+    Queued,
+    /// The user was offline and nothing was asked to persist.
+    Dropped,
+}
+
+/// Sends `event` to every device of `user`, or queues it when the user is
+/// offline and `persist` is set.
+pub async fn send(
+    app: &App,
+    user: &str,
+    event: &str,
+    data: Value,
+    persist: bool,
+) -> Result<Outcome, AppError> {
+    crate::chat::validate_user_id(user)?;
+    validate_event(event)?;
+    let size = serde_json::to_string(&data).map_or(usize::MAX, |s| s.len());
+    if size > app.config.messages.max_content_bytes {
+        return Err(AppError::too_large("data is too large"));
+    }
+    let online = app.stores.cluster.online(&[user.to_string()]).await?[0];
+    if online || !persist {
+        if online {
+            emit(app, user, event, &data).await;
+        }
+        return Ok(if online {
+            Outcome::Live
+        } else {
+            Outcome::Dropped
+        });
+    }
+    let cfg = &app.config.inbox;
+    let item = Queued {
+        event: event.to_string(),
+        data,
+    };
+    app.stores
+        .inbox
+        .push_inbox(user, &item, cfg.max, cfg.ttl.as_secs())
+        .await?;
+    // The user may have connected (and drained its queue) meanwhile.
+    if app.stores.cluster.online(&[user.to_string()]).await?[0] {
+        deliver(app, user).await;
+    }
+    Ok(Outcome::Queued)
+}
+
+async fn emit(app: &App, user: &str, event: &str, data: &Value) {
+    app.fanout()
+        .emit(vec![rooms::user(user)], vec![], event, data)
+        .await;
+}
+
+/// Emits the user's queued events, oldest first, to all its devices.
+pub async fn deliver(app: &App, user: &str) {
+    match app.stores.inbox.take_inbox(user).await {
+        Ok(items) => {
+            for q in items {
+                emit(app, user, &q.event, &q.data).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read the offline queue"),
+    }
+}

@@ -1,0 +1,198 @@
+//! Automation webhooks (PROTOCOL §12): events POSTed to the automation
+//! backend (n8n and the like), signed, through a durable queue, and the
+//! bot replies that come back.
+//!
+//! - **What is sent.** A user message in a chat with bot members goes to the
+//!   automation once per bot (`event: "message:new"`, `botId` set), and the
+//!   chat sees the bot typing until the reply arrives. Event kinds listed in
+//!   `SB_WEBHOOK_EVENTS` (`message:new` for every message, `presence:update`)
+//!   are sent too, without a bot.
+//! - **How.** [`WebhookQueue`] is a durable queue in the store: deliveries
+//!   wait in a ready set scored by due time, a node claims a batch with a
+//!   lease (`in flight`), and acks, reschedules (exponential backoff from
+//!   `SB_WEBHOOK_BACKOFF_MS`) or dead-letters each (after
+//!   `SB_WEBHOOK_MAX_ATTEMPTS`). A delivery whose lease expires (its node
+//!   died) is claimed again by another node with the same correlation id:
+//!   at-least-once.
+//! - **Signature.** `X-Switchboard-Signature: t=<unix>,v1=<hex
+//!   HMAC-SHA256(secret, "t.body")>` on requests, and required on
+//!   `POST /api/v1/webhooks/inbound` (timestamps older than
+//!   `SB_WEBHOOK_TOLERANCE_SECS` refused).
+//! - **Replies.** A 2xx response `{ replies: [...] }` (sync), or later
+//!   through the inbound route; a correlation id is answered once. Each
+//!   reply is posted into the chat as the bot through `messages::send`.
+//! - **Reply cache.** Requests matching `SB_CACHE_RULES` go through
+//!   [`crate::cache`] first.
+//!
+//! Files: `queue.rs` (types and storage trait), `sign.rs`, `worker.rs`
+//! (delivery), `replies.rs`, `routes.rs` (inbound). Storage in
+//! `store/memory` and `store/redis/webhooks.rs`. Metrics:
+//! `switchboard_webhooks_total{outcome}`,
+//! `switchboard_webhook_duration_seconds`.
+
+pub mod queue;
+pub mod replies;
+pub mod routes;
+pub mod sign;
+pub mod worker;
+
+pub use queue::*;
+
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::messages::Message;
+use crate::realtime::rooms;
+
+/// What goes to the automation for a user message to a bot.
+pub fn delivery_for(m: &Message, bot: Option<&str>, cache_key: Option<String>) -> Delivery {
+    Delivery {
+        id: uuid::Uuid::now_v7().simple().to_string(),
+        correlation_id: format!("corr_{}", uuid::Uuid::now_v7().simple()),
+        event: "message:new".into(),
+        chat_id: Some(m.chat_id.clone()),
+        bot_id: bot.map(str::to_string),
+        sender_id: Some(m.sender_id.clone()),
+        data: json!({ "message": m }),
+        attempt: 0,
+        created_ms: crate::time::now_ms(),
+        cache_key,
+        refresh: false,
+    }
+}
+
+/// Queues a delivery and remembers its correlation id for the reply.
+pub async fn enqueue(app: &App, d: &Delivery) -> Result<(), crate::store::StoreError> {
+    let q = &app.stores.webhooks;
+    q.remember(d, app.config.webhooks.correlation_ttl).await?;
+    q.enqueue(d).await?;
+    crate::telemetry::metrics::webhook("queued");
+    app.webhook_wakeup();
+    Ok(())
+}
+
+/// Runs [`on_message`] in a task. A plain function with a boxed future:
+/// replies are posted through `messages::send`, which calls this, so the
+/// future types would otherwise be recursive.
+pub fn spawn_on_message(app: crate::app::AppState, m: Message) {
+    let fut: futures::future::BoxFuture<'static, ()> =
+        Box::pin(async move { on_message(&app, &m).await });
+    tokio::spawn(fut);
+}
+
+/// After a message is stored (off the send path): deliveries for its chat's
+/// bots (or answers from the reply cache) and for `SB_WEBHOOK_EVENTS`.
+pub async fn on_message(app: &crate::app::AppState, m: &Message) {
+    let cfg = &app.config.webhooks;
+    if cfg.url.is_none() {
+        return;
+    }
+    let chat = match app.stores.chats.get_chat(&m.chat_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook: could not load the chat");
+            return;
+        }
+    };
+    let from_bot = chat.bots.contains(&m.sender_id);
+    let mut sent = false;
+    if !from_bot && !m.encrypted {
+        for bot in &chat.bots {
+            sent = true;
+            if let Err(e) = crate::cache::handle(app, m, bot).await {
+                tracing::warn!(error = %e, "webhook: could not queue a bot delivery");
+            }
+        }
+    }
+    if !sent && cfg.events.iter().any(|e| e == "message:new") {
+        if let Err(e) = enqueue(app, &delivery_for(m, None, None)).await {
+            tracing::warn!(error = %e, "webhook: could not queue a delivery");
+        }
+    }
+}
+
+/// `SB_WEBHOOK_EVENTS` includes `presence:update`.
+pub async fn on_presence(app: &App, presence: &crate::presence::Presence) {
+    let cfg = &app.config.webhooks;
+    if cfg.url.is_none() || !cfg.events.iter().any(|e| e == "presence:update") {
+        return;
+    }
+    let d = Delivery {
+        id: uuid::Uuid::now_v7().simple().to_string(),
+        correlation_id: format!("corr_{}", uuid::Uuid::now_v7().simple()),
+        event: "presence:update".into(),
+        chat_id: None,
+        bot_id: None,
+        sender_id: None,
+        data: json!({ "presence": presence }),
+        attempt: 0,
+        created_ms: crate::time::now_ms(),
+        cache_key: None,
+        refresh: false,
+    };
+    if let Err(e) = enqueue(app, &d).await {
+        tracing::warn!(error = %e, "webhook: could not queue a delivery");
+    }
+}
+
+/// The bot appears typing in the chat (or stops).
+pub async fn bot_typing(app: &App, chat_id: &str, bot: &str, typing: bool) {
+    let event = if typing {
+        "message:typing"
+    } else {
+        "message:stop-typing"
+    };
+    app.fanout()
+        .emit(
+            vec![rooms::chat(chat_id)],
+            vec![],
+            event,
+            &json!({ "chatId": chat_id, "userId": bot }),
+        )
+        .await;
+}
+
+/// The JSON body POSTed for a delivery, in the configured format.
+pub fn payload(d: &Delivery, format: Format) -> Value {
+    let timestamp = crate::time::rfc3339_from_ms(crate::time::now_ms());
+    match (format, d.data.get("message")) {
+        (Format::Evolution, Some(m)) if d.event == "message:new" => {
+            let secs = m["createdAt"]
+                .as_str()
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .map_or(0, |t| t.unix_timestamp());
+            json!({
+                "event": "messages.upsert",
+                "instance": d.bot_id,
+                "data": {
+                    "key": { "remoteJid": d.chat_id, "fromMe": false, "id": m["id"], "participant": m["senderId"] },
+                    "pushName": m["senderId"],
+                    "message": { "conversation": m["content"] },
+                    "messageType": "conversation",
+                    "messageTimestamp": secs,
+                },
+                "date_time": timestamp,
+                "sender": d.bot_id,
+                "correlationId": d.correlation_id,
+                "chatId": d.chat_id,
+                "botId": d.bot_id,
+            })
+        }
+        _ => json!({
+            "event": d.event,
+            "data": d.data,
+            "chatId": d.chat_id,
+            "botId": d.bot_id,
+            "sessionId": d.chat_id.as_ref().map(|c| match &d.bot_id {
+                Some(b) => format!("{c}:{b}"),
+                None => c.clone(),
+            }),
+            "correlationId": d.correlation_id,
+            "timestamp": timestamp,
+        }),
+    }
+}

@@ -1,0 +1,77 @@
+//! The delivery type and the durable queue's storage trait.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::store::StoreResult;
+
+/// `switchboard` (our JSON) | `evolution` (Evolution API `messages.upsert`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Switchboard,
+    Evolution,
+}
+
+/// One event to POST to the automation backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub id: String,
+    /// Carried unchanged through retries, takeovers and the reply.
+    pub correlation_id: String,
+    pub event: String,
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    #[serde(default)]
+    pub bot_id: Option<String>,
+    #[serde(default)]
+    pub sender_id: Option<String>,
+    pub data: Value,
+    /// Attempts already made.
+    pub attempt: u32,
+    pub created_ms: i64,
+    /// Reply-cache key: the reply is cached (and served to waiters).
+    #[serde(default)]
+    pub cache_key: Option<String>,
+    /// A stale-while-revalidate refresh: the reply only updates the cache.
+    #[serde(default)]
+    pub refresh: bool,
+}
+
+/// Queue depths for `/admin/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Depths {
+    /// Waiting to be sent (including retries not yet due).
+    pub ready: usize,
+    /// Claimed by a node, being sent.
+    pub in_flight: usize,
+    pub dead: usize,
+}
+
+/// The durable delivery queue and the correlation registry.
+#[async_trait]
+pub trait WebhookQueue: Send + Sync + 'static {
+    /// Adds a delivery, due now.
+    async fn enqueue(&self, d: &Delivery) -> StoreResult<()>;
+    /// Claims up to `max` due deliveries (new, retries that are due, and
+    /// in-flight ones whose lease expired) for `lease`.
+    async fn claim(&self, max: usize, lease: Duration) -> StoreResult<Vec<Delivery>>;
+    /// Done: forget the delivery.
+    async fn ack(&self, id: &str) -> StoreResult<()>;
+    /// Failed: store `d` (its attempt count raised) due after `delay`.
+    async fn retry(&self, d: &Delivery, delay: Duration) -> StoreResult<()>;
+    /// Failed for good: move to the dead-letter list (keeping `max_dead`).
+    async fn dead_letter(&self, d: &Delivery, error: &str, max_dead: usize) -> StoreResult<()>;
+    /// The newest dead letters: `{ delivery, error, at }`.
+    async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Value>>;
+    async fn depths(&self) -> StoreResult<Depths>;
+    /// Remembers a delivery under its correlation id for `ttl`.
+    async fn remember(&self, d: &Delivery, ttl: Duration) -> StoreResult<()>;
+    async fn recall(&self, correlation_id: &str) -> StoreResult<Option<Delivery>>;
+    /// Marks a correlation id answered; `false` if it already was.
+    async fn mark_answered(&self, correlation_id: &str, ttl: Duration) -> StoreResult<bool>;
+}

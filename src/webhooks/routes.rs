@@ -1,0 +1,70 @@
+//! `POST /api/v1/webhooks/inbound`: a later reply from the automation,
+//! authenticated by its signature (not by the integration key).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::replies::{self, Inbound, ReplyError};
+use super::sign;
+use crate::app::AppState;
+use crate::error::{AppError, ErrorCode};
+
+#[utoipa::path(post, path = "/api/v1/webhooks/inbound", tag = "webhooks",
+    request_body = Inbound,
+    params(("X-Switchboard-Signature" = String, Header,
+        description = "t=<unix>,v1=<hex HMAC-SHA256(secret, \"t.body\")>")),
+    responses((status = 200, description = "`{ posted }`: replies posted into the chat"),
+        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
+        (status = 404, body = crate::api::ErrorBody), (status = 409, body = crate::api::ErrorBody),
+        (status = 413, body = crate::api::ErrorBody)))]
+async fn inbound(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    let body = body.map_err(|r| {
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::too_large("the request body is too large")
+        } else {
+            AppError::invalid(r.body_text())
+        }
+    })?;
+    let cfg = &app.config.webhooks;
+    let Some(secret) = &cfg.secret else {
+        return Err(AppError::new(
+            ErrorCode::Unauthorized,
+            "webhooks are not configured on this server",
+        ));
+    };
+    let header = headers.get(sign::HEADER).and_then(|v| v.to_str().ok());
+    let now = crate::auth::now_secs();
+    sign::verify(secret, header, &body, cfg.tolerance.as_secs(), now)
+        .map_err(|e| AppError::new(ErrorCode::Unauthorized, e.to_string()))?;
+    let req: Inbound =
+        serde_json::from_slice(&body).map_err(|e| AppError::invalid(e.to_string()))?;
+    let corr = req
+        .correlation_id
+        .filter(|c| !c.is_empty() && c.len() <= 128)
+        .ok_or_else(|| AppError::invalid("correlationId is required"))?;
+    let Some(d) = app.stores.webhooks.recall(&corr).await? else {
+        return Err(AppError::not_found("unknown or expired correlationId"));
+    };
+    match replies::handle(&app, &d, req.replies).await {
+        Ok(posted) => Ok(Json(json!({ "posted": posted }))),
+        Err(ReplyError::AlreadyAnswered) => Err(AppError::new(
+            ErrorCode::Conflict,
+            "this correlationId was already answered",
+        )),
+        Err(ReplyError::TooMany) => Err(AppError::too_large(ReplyError::TooMany.to_string())),
+        Err(ReplyError::Store(e)) => Err(e.into()),
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(inbound))
+}

@@ -1,0 +1,144 @@
+//! The delivery worker every node runs: claim due deliveries, POST them,
+//! then ack, retry with backoff, or dead-letter.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use super::{payload, replies, sign, Delivery};
+use crate::app::AppState;
+use crate::telemetry::metrics;
+
+/// Largest automation response read, in bytes.
+const MAX_RESPONSE: usize = 1024 * 1024;
+/// How often the queue is polled when nothing wakes the worker.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Runs forever (when a webhook URL is configured).
+pub async fn run(app: AppState) {
+    let cfg = &app.config.webhooks;
+    if cfg.url.is_none() {
+        return;
+    }
+    let client = match reqwest::Client::builder()
+        .timeout(cfg.timeout)
+        .connect_timeout(cfg.timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook: no HTTP client; deliveries stay queued");
+            return;
+        }
+    };
+    let slots = Arc::new(Semaphore::new(cfg.concurrency));
+    // A node that dies mid-delivery loses its lease after this long; another
+    // node then sends the delivery again.
+    let lease = cfg.timeout + Duration::from_secs(5);
+    loop {
+        tokio::select! {
+            _ = app.webhook_notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        let free = slots.available_permits();
+        if free == 0 {
+            continue;
+        }
+        let batch = match app.stores.webhooks.claim(free, lease).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook: could not claim deliveries");
+                continue;
+            }
+        };
+        for d in batch {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (app, client) = (app.clone(), client.clone());
+            tokio::spawn(async move {
+                deliver(&app, &client, d).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+async fn read_limited(mut r: reqwest::Response) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = r.chunk().await {
+        if out.len() + chunk.len() > MAX_RESPONSE {
+            return None;
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Some(out)
+}
+
+/// One attempt of one delivery.
+pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
+    let cfg = &app.config.webhooks;
+    let (Some(url), Some(secret)) = (&cfg.url, &cfg.secret) else {
+        return;
+    };
+    let body = serde_json::to_vec(&payload(&d, cfg.format)).unwrap_or_default();
+    let t = crate::auth::now_secs();
+    let started = Instant::now();
+    let sent = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(sign::HEADER, sign::sign(secret, t, &body))
+        .header("x-switchboard-correlation-id", &d.correlation_id)
+        .header("x-switchboard-delivery-id", &d.id)
+        .header("x-switchboard-attempt", (d.attempt + 1).to_string())
+        .body(body)
+        .send()
+        .await;
+    let outcome = match sent {
+        Ok(r) if r.status().is_success() => Ok(read_limited(r).await),
+        Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+        Err(e) if e.is_timeout() => Err("timed out".to_string()),
+        Err(e) => Err(format!("request failed: {e}")),
+    };
+    metrics::webhook_latency(started.elapsed());
+    match outcome {
+        Ok(body) => {
+            metrics::webhook("delivered");
+            let replies = body
+                .and_then(|b| serde_json::from_slice::<replies::Inbound>(&b).ok())
+                .map(|r| r.replies)
+                .unwrap_or_default();
+            if !replies.is_empty() {
+                if let Err(e) = replies::handle(app, &d, replies).await {
+                    tracing::debug!(error = %e, "webhook: synchronous reply not posted");
+                }
+            }
+            if let Err(e) = app.stores.webhooks.ack(&d.id).await {
+                tracing::warn!(error = %e, "webhook: ack failed (the delivery may repeat)");
+            }
+        }
+        Err(why) => fail(app, d, &why).await,
+    }
+}
+
+async fn fail(app: &AppState, mut d: Delivery, why: &str) {
+    let cfg = &app.config.webhooks;
+    d.attempt += 1;
+    let q = &app.stores.webhooks;
+    if d.attempt >= cfg.max_attempts {
+        tracing::warn!(correlation = %d.correlation_id, error = why, "webhook: dead-lettered");
+        metrics::webhook("dead");
+        if let Err(e) = q.dead_letter(&d, why, 10_000).await {
+            tracing::warn!(error = %e, "webhook: could not dead-letter");
+        }
+        replies::abandon(app, &d).await;
+        return;
+    }
+    let delay = cfg.backoff * 2u32.saturating_pow(d.attempt - 1).min(1 << 16);
+    tracing::info!(correlation = %d.correlation_id, attempt = d.attempt, error = why, ?delay, "webhook: retrying");
+    metrics::webhook("retried");
+    if let Err(e) = q.retry(&d, delay).await {
+        tracing::warn!(error = %e, "webhook: could not reschedule");
+    }
+}
