@@ -35,7 +35,7 @@ pub async fn run(app: AppState) {
     let slots = Arc::new(Semaphore::new(cfg.concurrency));
     // A node that dies mid-delivery loses its lease after this long; another
     // node then sends the delivery again.
-    let lease = cfg.timeout + Duration::from_secs(5);
+    let lease = cfg.timeout * 2 + Duration::from_secs(1);
     loop {
         tokio::select! {
             _ = app.webhook_notified() => {}
@@ -92,6 +92,7 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
         .header("x-switchboard-correlation-id", &d.correlation_id)
         .header("x-switchboard-delivery-id", &d.id)
         .header("x-switchboard-attempt", (d.attempt + 1).to_string())
+        .header("x-switchboard-node", &app.node_id)
         .body(body)
         .send()
         .await;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod automation;
 pub mod sio;
 
 use std::time::Duration;

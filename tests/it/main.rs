@@ -15,3 +15,4 @@ mod messages;
 mod notifications;
 mod presence;
 mod reactions;
+mod webhooks;

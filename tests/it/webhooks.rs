@@ -1,0 +1,395 @@
+//! Automation webhooks (PROTOCOL §12) against a real HTTP server standing in
+//! for n8n: the seed flow, inbound replies, retries and dead letters, a
+//! node killed mid-delivery, the reply cache and its single flight.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard::config::Config;
+use switchboard::webhooks::sign;
+
+use crate::common::app::{unique, TestApp, TestNode};
+use crate::common::automation::{Automation, Mode, Received};
+use crate::common::sio::SioClient;
+use crate::common::{QUIET, T};
+
+const SECRET: &str = "webhook-secret-0123456789";
+
+fn configure(c: &mut Config, url: &str) {
+    c.webhooks.url = Some(url.to_string());
+    c.webhooks.secret = Some(SECRET.into());
+    c.webhooks.timeout = Duration::from_millis(1000);
+    c.webhooks.backoff = Duration::from_millis(100);
+    c.webhooks.max_attempts = 3;
+}
+
+/// A chat with `user` and `bot` (bot member), created over HTTP.
+async fn bot_chat(node: &TestNode, user: &str, bot: &str) -> String {
+    let chat = unique("chat");
+    let (s, r) = node
+        .api(
+            "PUT",
+            &format!("/api/v1/chats/{chat}"),
+            Some(json!({"kind": "group", "members": [user], "bots": [bot]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    chat
+}
+
+async fn say(c: &mut SioClient, chat: &str, text: &str) -> Value {
+    crate::common::ok(c, "message:new", json!({"chatId": chat, "content": text})).await
+}
+
+/// Waits for a `message:new` from `sender`.
+async fn from(c: &mut SioClient, sender: &str) -> Value {
+    loop {
+        let m = c.wait_for("message:new", T).await;
+        if m["message"]["senderId"] == sender {
+            return m["message"].clone();
+        }
+    }
+}
+
+fn verify(r: &Received) {
+    let header = r
+        .headers
+        .get("x-switchboard-signature")
+        .and_then(|v| v.to_str().ok());
+    let now = switchboard::auth::now_secs();
+    sign::verify(SECRET, header, &r.raw, 60, now).expect("a valid signature");
+}
+
+fn signed(body: &Value, t: i64, secret: &str) -> String {
+    sign::sign(secret, t, body.to_string().as_bytes())
+}
+
+async fn inbound(node: &TestNode, body: &Value, sig: Option<String>) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/api/v1/webhooks/inbound", node.url))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(s) = sig {
+        req = req.header("x-switchboard-signature", s);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_seed_flow_signed_delivery_bot_typing_and_the_reply() {
+    let auto = Automation::start(Mode::Late(
+        Duration::from_millis(300),
+        vec![json!({"content": "Hi! How can I help?"})],
+    ))
+    .await;
+    let nodes = TestApp::cluster_with(2, false, |c| configure(c, &auto.url)).await;
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&nodes[1], &user, &bot).await;
+    let mut u = nodes[0].connect(&user).await;
+    let sent = say(&mut u, &chat, "hello").await;
+
+    let typing = u.wait_for("message:typing", T).await;
+    assert_eq!(typing, json!({"chatId": chat, "userId": bot}));
+    let req = &auto.wait_for(1, T).await[0];
+    verify(req);
+    let b = &req.body;
+    assert_eq!(b["event"], "message:new");
+    assert_eq!(b["chatId"], chat.as_str());
+    assert_eq!(b["botId"], bot.as_str());
+    assert_eq!(b["sessionId"], format!("{chat}:{bot}"));
+    assert_eq!(b["data"]["message"]["id"], sent["message"]["id"]);
+    assert_eq!(b["data"]["message"]["content"], "hello");
+    let corr = b["correlationId"].as_str().unwrap();
+    assert_eq!(req.headers["x-switchboard-correlation-id"], corr);
+    assert!(b["timestamp"].is_string());
+
+    let reply = from(&mut u, &bot).await;
+    assert_eq!(reply["content"], "Hi! How can I help?");
+    let stop = u.wait_for("message:stop-typing", T).await;
+    assert_eq!(stop["userId"], bot.as_str());
+    // The reply itself is not sent back to the automation.
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(auto.received().len(), 1);
+    // A late inbound reply with the same correlation id is refused.
+    let body = json!({"correlationId": corr, "replies": [{"content": "again"}]});
+    let sig = signed(&body, switchboard::auth::now_secs(), SECRET);
+    let (s, r) = inbound(&nodes[0], &body, Some(sig)).await;
+    assert_eq!((s, r["error"]["code"].as_str()), (409, Some("CONFLICT")));
+    u.expect_none("message:new", QUIET).await;
+}
+
+#[tokio::test]
+async fn a_later_reply_through_the_inbound_route_is_checked_and_posted_once() {
+    let auto = Automation::start(Mode::Status(202)).await;
+    let nodes = TestApp::cluster_with(2, false, |c| configure(c, &auto.url)).await;
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&nodes[0], &user, &bot).await;
+    let mut u = nodes[0].connect(&user).await;
+    say(&mut u, &chat, "order status?").await;
+    let req = &auto.wait_for(1, T).await[0];
+    let corr = req.body["correlationId"].as_str().unwrap().to_string();
+    let body = json!({"correlationId": corr, "replies": [{"content": "Shipped."}, {"content": "Anything else?"}]});
+    let now = switchboard::auth::now_secs();
+
+    for (sig, why) in [
+        (None, "no signature"),
+        (
+            Some(signed(&body, now, "another-secret-0123456789")),
+            "bad signature",
+        ),
+        (Some(signed(&body, now - 3600, SECRET)), "stale timestamp"),
+        (Some(format!("t={now},v1=zz")), "malformed"),
+    ] {
+        let (s, r) = inbound(&nodes[1], &body, sig).await;
+        assert_eq!(
+            (s, r["error"]["code"].as_str()),
+            (401, Some("UNAUTHORIZED")),
+            "{why}: {r}"
+        );
+    }
+    u.expect_none("message:new", QUIET).await;
+    let unknown = json!({"correlationId": "corr_unknown", "replies": []});
+    let (s, _) = inbound(&nodes[1], &unknown, Some(signed(&unknown, now, SECRET))).await;
+    assert_eq!(s, 404);
+
+    let (s, r) = inbound(&nodes[1], &body, Some(signed(&body, now, SECRET))).await;
+    assert_eq!((s, r["posted"].as_i64()), (200, Some(2)), "{r}");
+    assert_eq!(from(&mut u, &bot).await["content"], "Shipped.");
+    assert_eq!(from(&mut u, &bot).await["content"], "Anything else?");
+    // The same correlation id again (say, n8n retried): refused, not posted.
+    let (s, _) = inbound(&nodes[0], &body, Some(signed(&body, now, SECRET))).await;
+    assert_eq!(s, 409);
+    u.expect_none("message:new", QUIET).await;
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_backoff_then_dead_lettered() {
+    let auto = Automation::start(Mode::Status(500)).await;
+    let node = TestApp::memory()
+        .with(|c| configure(c, &auto.url))
+        .start()
+        .await;
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&node, &user, &bot).await;
+    let mut u = node.connect(&user).await;
+    say(&mut u, &chat, "hello?").await;
+    let got = auto.wait_for(3, T).await;
+    let corr: Vec<&Value> = got.iter().map(|r| &r.body["correlationId"]).collect();
+    assert!(
+        corr.iter().all(|c| *c == corr[0]),
+        "one correlation id throughout"
+    );
+    let attempts: Vec<&str> = got
+        .iter()
+        .map(|r| r.headers["x-switchboard-attempt"].to_str().unwrap())
+        .collect();
+    assert_eq!(attempts, ["1", "2", "3"]);
+    let gaps: Vec<Duration> = got.windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert!(gaps[0] >= Duration::from_millis(100), "{gaps:?}");
+    assert!(
+        gaps[1] >= Duration::from_millis(200),
+        "backoff doubles: {gaps:?}"
+    );
+    // After the last attempt: dead-lettered, the bot stops typing.
+    let stop = u.wait_for("message:stop-typing", T).await;
+    assert_eq!(stop["userId"], bot.as_str());
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(auto.received().len(), 3, "no fourth attempt");
+    let (_, st) = node.admin("GET", "/admin/stats", None).await;
+    assert_eq!(
+        st["queues"]["webhooks"],
+        json!({"ready": 0, "inFlight": 0, "dead": 1})
+    );
+    let metrics = node.get("/metrics").await.1;
+    assert!(
+        metrics.contains("switchboard_webhooks_total{outcome=\"dead\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_in_flight_on_a_killed_node_is_completed_by_another() {
+    let auto = Automation::start(Mode::Reply(vec![json!({"content": "done"})])).await;
+    auto.then(Mode::Stall);
+    let mut nodes = TestApp::cluster_with(2, true, |c| configure(c, &auto.url)).await;
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&nodes[0], &user, &bot).await;
+    let mut on: Vec<SioClient> = Vec::new();
+    for n in &nodes {
+        on.push(n.connect(&user).await);
+    }
+    say(&mut on[0], &chat, "hello").await;
+    // The first attempt stalls; the node that sent it dies.
+    let first = auto.wait_for(1, T).await[0].clone();
+    let sender = first.headers["x-switchboard-node"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let dead = nodes
+        .iter()
+        .position(|n| n.app().node_id == sender)
+        .unwrap();
+    let mut survivor_client = on.remove(1 - dead);
+    nodes.remove(dead).kill();
+    on.remove(0).closed().await;
+    // Another node takes the delivery over after its lease.
+    let reply = from(&mut survivor_client, &bot).await;
+    assert_eq!(reply["content"], "done");
+    let all = auto.received();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        all[1].headers["x-switchboard-node"].to_str().unwrap(),
+        nodes[0].app().node_id
+    );
+    for r in &all {
+        assert_eq!(
+            r.body["correlationId"], first.body["correlationId"],
+            "same correlation id"
+        );
+        assert_eq!(
+            r.headers["x-switchboard-delivery-id"],
+            first.headers["x-switchboard-delivery-id"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_reply_cache_hit_miss_stale_and_expiry() {
+    let auto = Automation::start(Mode::Reply(vec![json!({"content": "1) Pizza 2) Pasta"})])).await;
+    let node = TestApp::memory()
+        .with(|c| {
+            configure(c, &auto.url);
+            c.cache.rules = switchboard::cache::parse_rules("/menu global").unwrap();
+            c.cache.ttl = Duration::from_secs(1);
+            c.cache.stale = Duration::from_secs(1);
+        })
+        .start()
+        .await;
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&node, &user, &bot).await;
+    let mut u = node.connect(&user).await;
+    let stats = || async { node.admin("GET", "/admin/cache/stats", None).await.1 };
+
+    say(&mut u, &chat, "/menu").await; // miss: upstream
+    assert_eq!(from(&mut u, &bot).await["content"], "1) Pizza 2) Pasta");
+    assert_eq!(auto.received().len(), 1);
+    say(&mut u, &chat, " /MENU ").await; // hit: no upstream call
+    assert_eq!(from(&mut u, &bot).await["content"], "1) Pizza 2) Pasta");
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(auto.received().len(), 1);
+    let s = stats().await;
+    assert_eq!(
+        (
+            s["hits"].as_i64(),
+            s["misses"].as_i64(),
+            s["entries"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+
+    // Stale: served at once, refreshed once in the background.
+    auto.set_default(Mode::Reply(vec![json!({"content": "1) Soup"})]));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    say(&mut u, &chat, "/menu").await;
+    assert_eq!(from(&mut u, &bot).await["content"], "1) Pizza 2) Pasta");
+    auto.wait_for(2, T).await;
+    say(&mut u, &chat, "/menu").await; // the refreshed entry
+    assert_eq!(from(&mut u, &bot).await["content"], "1) Soup");
+    assert_eq!(auto.received().len(), 2, "one refresh");
+    assert_eq!(stats().await["stale"], 1);
+
+    // Past the stale window: a miss again.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    say(&mut u, &chat, "/menu").await;
+    from(&mut u, &bot).await;
+    assert_eq!(auto.received().len(), 3);
+
+    // Invalidation by prefix: the next request goes upstream.
+    let (s, r) = node
+        .admin(
+            "POST",
+            "/admin/cache/invalidate",
+            Some(json!({"prefix": format!("{bot}:")})),
+        )
+        .await;
+    assert_eq!((s, r["removed"].as_i64()), (200, Some(1)));
+    say(&mut u, &chat, "/menu").await;
+    from(&mut u, &bot).await;
+    assert_eq!(auto.received().len(), 4);
+    // Not cacheable: always upstream.
+    say(&mut u, &chat, "hello").await;
+    from(&mut u, &bot).await;
+    assert_eq!(auto.received().len(), 5);
+    let (s, _) = node
+        .admin(
+            "POST",
+            "/admin/cache/invalidate",
+            Some(json!({"key": "a", "prefix": "b"})),
+        )
+        .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn fifty_identical_requests_across_three_nodes_make_one_upstream_call() {
+    // Answers late (within the 1 s attempt timeout), so that the 50
+    // requests all arrive while the first is in flight.
+    let auto = Automation::start(Mode::Late(
+        Duration::from_millis(800),
+        vec![json!({"content": "Opening hours: 9-17"})],
+    ))
+    .await;
+    let nodes = TestApp::cluster_with(3, false, |c| {
+        configure(c, &auto.url);
+        c.cache.rules = switchboard::cache::parse_rules("/hours global").unwrap();
+    })
+    .await;
+    let bot = unique("bot");
+    let mut clients = Vec::new();
+    for i in 0..50 {
+        let user = unique(&format!("u{i}"));
+        let chat = bot_chat(&nodes[i % 3], &user, &bot).await;
+        clients.push((nodes[i % 3].connect(&user).await, chat));
+    }
+    let sends = clients.iter().map(|(c, chat)| {
+        c.emit_with_ack("message:new", json!({"chatId": chat, "content": "/hours"}))
+    });
+    for ack in futures::future::join_all(sends).await {
+        assert_eq!(ack.unwrap()["ok"], true);
+    }
+    for (c, _) in clients.iter_mut() {
+        assert_eq!(from(c, &bot).await["content"], "Opening hours: 9-17");
+    }
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(auto.received().len(), 1, "one upstream call served all 50");
+    let (_, s) = nodes[2].admin("GET", "/admin/cache/stats", None).await;
+    assert_eq!(s["misses"], 50);
+    assert_eq!(s["entries"], 1);
+}
+
+#[tokio::test]
+async fn the_evolution_api_format() {
+    let auto = Automation::start(Mode::Reply(vec![json!({"content": "ok"})])).await;
+    let node = TestApp::memory()
+        .with(|c| {
+            configure(c, &auto.url);
+            c.webhooks.format = switchboard::webhooks::Format::Evolution;
+        })
+        .start()
+        .await;
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&node, &user, &bot).await;
+    let mut u = node.connect(&user).await;
+    let sent = say(&mut u, &chat, "oi").await;
+    let b = &auto.wait_for(1, T).await[0].body;
+    assert_eq!(b["event"], "messages.upsert");
+    assert_eq!(b["instance"], bot.as_str());
+    assert_eq!(b["data"]["key"]["remoteJid"], chat.as_str());
+    assert_eq!(b["data"]["key"]["id"], sent["message"]["id"]);
+    assert_eq!(b["data"]["key"]["fromMe"], false);
+    assert_eq!(b["data"]["message"]["conversation"], "oi");
+    assert_eq!(b["data"]["pushName"], user.as_str());
+    assert!(b["correlationId"].is_string());
+    assert_eq!(from(&mut u, &bot).await["content"], "ok");
+}
