@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test command: installs what a fresh Debian machine lacks, then runs
 # every test: unit tests, the storage behaviour suites on memory and Redis,
-# the integration tests (real servers, real Redis, several nodes), and the
+# the integration tests (real servers, real Redis, several nodes), the
 # conformance tests with the official socket.io-client under node --test,
-# against a single in-memory node and against two nodes sharing one Redis.
+# against a single in-memory node and against two nodes sharing one Redis,
+# and a bounded property-based run of the HTTP API from its OpenAPI document
+# (schemathesis from PyPI: no 5xx, no crash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,6 +28,17 @@ fi
 command -v node >/dev/null 2>&1 || { echo "Node.js 18+ is required for the conformance tests" >&2; exit 1; }
 log "installing the conformance test packages (npm ci)"
 (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
+# schemathesis, pinned, in a virtualenv under target/ (kept between runs)
+venv="$root/target/schemathesis-venv"
+schemathesis_version=4.32.5
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+  log "installing schemathesis $schemathesis_version (pip)"
+  python3 -m venv "$venv" 2>/dev/null || {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  }
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
+fi
 
 # --- 2. cargo tests (they start their own redis-server processes) ---------
 log "cargo test"
@@ -60,7 +73,10 @@ wait_ready() {
 }
 
 secret="conformance-secret-$(date +%s)-0123456789abcdef"
+api_key="api-key-$(date +%s)-0123456789"
+admin_key="admin-key-$(date +%s)-0123456789"
 common_env=(SB_JWT_SECRET="$secret" SB_HOST=127.0.0.1 SB_LOG=warn SB_TYPING_TIMEOUT_MS=1500
+  SB_API_KEY="$api_key" SB_ADMIN_KEY="$admin_key"
   SB_PRESENCE_GRACE_MS=500 SB_PRESENCE_SWEEP_MS=200 SB_CALL_RING_SECS=2)
 
 start_node() { # start_node PORT NAME [extra env...]
@@ -98,5 +114,26 @@ start_node "$pb" redis-b SB_REDIS_URL="redis://127.0.0.1:$rport" SB_REDIS_PREFIX
 wait_ready "http://127.0.0.1:$pa"
 wait_ready "http://127.0.0.1:$pb"
 run_conformance "two nodes on one Redis" "http://127.0.0.1:$pa,http://127.0.0.1:$pb"
+
+# --- 4. property-based run of the HTTP API from its OpenAPI document -------
+run_schemathesis() { # run_schemathesis BASE_URL
+  local doc="$1/api/v1/openapi.json" part key
+  for part in api admin; do
+    if [ "$part" = api ]; then key=$api_key; else key=$admin_key; fi
+    log "schemathesis: /$part/ on $1"
+    "$venv/bin/schemathesis" run "$doc" --no-color --seed 1 --max-examples 20 \
+      --checks not_a_server_error --include-path-regex "^/$part/" \
+      --header "Authorization: Bearer $key" --warnings off \
+      --generation-database none || {
+        for f in "$work"/*.log; do echo "--- $f"; tail -n 50 "$f"; done
+        return 1
+      }
+  done
+}
+run_schemathesis "http://127.0.0.1:$p1"
+run_schemathesis "http://127.0.0.1:$pa"
+for p in "$p1" "$pa" "$pb"; do
+  curl -sf "http://127.0.0.1:$p/health" >/dev/null || { echo "a node died during the runs" >&2; exit 1; }
+done
 
 log "all tests passed"
