@@ -393,3 +393,40 @@ async fn the_evolution_api_format() {
     assert!(b["correlationId"].is_string());
     assert_eq!(from(&mut u, &bot).await["content"], "ok");
 }
+
+#[tokio::test]
+async fn configured_event_kinds_are_sent_without_a_bot() {
+    let auto = Automation::start(Mode::Status(200)).await;
+    let node = TestApp::memory()
+        .with(|c| {
+            configure(c, &auto.url);
+            c.webhooks.events = vec!["message:new".into(), "presence:update".into()];
+        })
+        .start()
+        .await;
+    let (a, b) = (unique("a"), unique("b"));
+    let mut ca = node.connect(&a).await;
+    let mut cb = node.connect(&b).await;
+    let chat = crate::common::group(&mut ca, &[&b], &mut [&mut cb]).await;
+    say(&mut ca, &chat, "plain message").await;
+    let got = loop {
+        let all = auto.wait_for(1, T).await;
+        if let Some(r) = all.iter().find(|r| r.body["event"] == "message:new") {
+            break r.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    verify(&got);
+    assert_eq!(got.body["chatId"], chat.as_str());
+    assert_eq!(got.body["botId"], Value::Null);
+    assert_eq!(got.body["data"]["message"]["content"], "plain message");
+    assert!(
+        auto.received()
+            .iter()
+            .any(|r| r.body["event"] == "presence:update"
+                && r.body["data"]["presence"]["status"] == "online"),
+        "presence changes are sent too"
+    );
+    // Nobody types: there is no bot.
+    cb.expect_none("message:typing", QUIET).await;
+}
