@@ -27,6 +27,11 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 export SB_JWT_SECRET="bench-secret-$(date +%s)-0123456789abcdef"
+# The generator is one client IP sending in bulk: measure without limits.
+for v in CONNECT MESSAGE TYPING RECEIPT PRESENCE CALL REACTION SIGNAL CHAT_CHANGE PUBLISH OTHER; do
+  export "SB_RATE_$v=off"
+done
+export SB_MAX_CONNECTIONS_PER_USER=100000
 tck=$(getconf CLK_TCK)
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

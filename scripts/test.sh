@@ -76,7 +76,7 @@ secret="conformance-secret-$(date +%s)-0123456789abcdef"
 api_key="api-key-$(date +%s)-0123456789"
 admin_key="admin-key-$(date +%s)-0123456789"
 common_env=(SB_JWT_SECRET="$secret" SB_HOST=127.0.0.1 SB_LOG=warn SB_TYPING_TIMEOUT_MS=1500
-  SB_API_KEY="$api_key" SB_ADMIN_KEY="$admin_key"
+  SB_API_KEY="$api_key" SB_ADMIN_KEY="$admin_key" SB_RATE_CONNECT="1000/60"
   SB_PRESENCE_GRACE_MS=500 SB_PRESENCE_SWEEP_MS=200 SB_CALL_RING_SECS=2)
 
 start_node() { # start_node PORT NAME [extra env...]

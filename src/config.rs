@@ -103,6 +103,22 @@ vars! {
     "SB_CACHE_RULES" = "" : "Cacheable bot requests: `PATTERN global|user [day]; ...`, PATTERN matched against the trimmed, lower-cased message (trailing * = prefix).";
     "SB_CACHE_TTL_SECS" = "300" : "A cached reply is fresh this long.";
     "SB_CACHE_STALE_SECS" = "3600" : "After that, served stale (and refreshed once in the background) this long.";
+    "SB_RATE_CONNECT" = "60/60 open" : "New connections per client IP: COUNT/SECONDS, then open|closed (when Redis is down: let through or refuse), or off.";
+    "SB_RATE_MESSAGE" = "30/60 closed" : "message:new per user (all devices and nodes together).";
+    "SB_RATE_TYPING" = "10/10 open" : "message:typing and message:stop-typing per user.";
+    "SB_RATE_RECEIPT" = "100/60 open" : "message:delivered and message:read per user.";
+    "SB_RATE_PRESENCE" = "20/60 open" : "presence:update per user.";
+    "SB_RATE_CALL" = "5/60 closed" : "call:initiate per user.";
+    "SB_RATE_REACTION" = "50/60 open" : "reaction:new and reaction:remove per user.";
+    "SB_RATE_SIGNAL" = "600/60 open" : "call:answer, call:reject, call:end and call:ice-candidate per user.";
+    "SB_RATE_CHAT_CHANGE" = "30/60 closed" : "chat:create, chat:add-members and chat:remove-members per user.";
+    "SB_RATE_PUBLISH" = "60/60 open" : "channel:publish per user.";
+    "SB_RATE_OTHER" = "300/60 open" : "Every other client event per user (reads, joins, subscriptions, notifications).";
+    "SB_TRUSTED_PROXIES" = "" : "Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IP for limits).";
+    "SB_MAX_CONNECTIONS_PER_USER" = "20" : "Live connections one user may hold across the cluster; more are refused with RATE_LIMITED.";
+    "SB_MAX_CHATS_PER_SOCKET" = "1000" : "Chats one connection may receive live events of (auto-join, chat:join, chat:join-multiple).";
+    "SB_ALLOWED_ORIGINS" = "" : "Comma-separated browser origins allowed (Socket.IO and CORS of the HTTP API), e.g. https://app.example.com. Unset: any origin, no CORS headers.";
+    "SB_TOKEN_EXPIRY_WARNING_SECS" = "60" : "auth:expiring is sent this long before the token's exp; at exp the connection is closed.";
 }
 
 /// development | production.
@@ -251,6 +267,18 @@ pub struct Config {
     pub inbox: InboxConfig,
     pub webhooks: WebhookConfig,
     pub cache: CacheConfig,
+    pub limits: crate::rate_limit::Limits,
+    pub security: SecurityConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    pub trusted_proxies: Vec<crate::security::Cidr>,
+    pub max_connections_per_user: usize,
+    pub max_chats_per_socket: usize,
+    /// Empty: any origin (and no CORS headers).
+    pub allowed_origins: Vec<String>,
+    pub token_warning: Duration,
 }
 
 /// Every invalid variable, reported together.
@@ -585,6 +613,47 @@ impl Config {
             ttl: r.secs("SB_CACHE_TTL_SECS", 1, 30 * 86400),
             stale: r.secs("SB_CACHE_STALE_SECS", 0, 30 * 86400),
         };
+        let mut limits = crate::rate_limit::Limits::default();
+        for (action, _, env, _) in crate::rate_limit::TABLE {
+            let raw = r.string(env);
+            match crate::rate_limit::parse_limit(&raw) {
+                Ok(l) => limits.0.push((*action, l)),
+                Err(e) => r.errors.push(format!("{env}={raw:?}: {e}")),
+            }
+        }
+        let mut trusted_proxies = Vec::new();
+        for p in r
+            .string("SB_TRUSTED_PROXIES")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match p.parse() {
+                Ok(c) => trusted_proxies.push(c),
+                Err(e) => r.errors.push(format!("SB_TRUSTED_PROXIES: {p:?}: {e}")),
+            }
+        }
+        let mut allowed_origins = Vec::new();
+        for o in r
+            .string("SB_ALLOWED_ORIGINS")
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
+            if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+                r.errors.push(format!(
+                    "SB_ALLOWED_ORIGINS: {o:?} is not an origin (scheme://host[:port], no path)"
+                ));
+            }
+            allowed_origins.push(o.to_string());
+        }
+        let security = SecurityConfig {
+            trusted_proxies,
+            max_connections_per_user: r.ranged("SB_MAX_CONNECTIONS_PER_USER", 1, 100_000) as usize,
+            max_chats_per_socket: r.ranged("SB_MAX_CHATS_PER_SOCKET", 1, 1_000_000) as usize,
+            allowed_origins,
+            token_warning: r.secs("SB_TOKEN_EXPIRY_WARNING_SECS", 1, 86400),
+        };
         if server.max_payload < messages.max_content_bytes as u64 {
             r.errors
                 .push("SB_MAX_PAYLOAD_BYTES must be at least SB_MAX_CONTENT_BYTES".to_string());
@@ -607,6 +676,8 @@ impl Config {
             inbox,
             webhooks,
             cache,
+            limits,
+            security,
         })
     }
 
@@ -669,6 +740,27 @@ mod tests {
         assert_eq!(c.server.mode, Mode::Development);
         assert!(c.redis.url.is_none());
         assert!(c.needs_dev_secret());
+        // The rate limits of PROTOCOL §10.
+        let per_min = |a| {
+            let l = c.limits.get(a).unwrap();
+            (l.count, l.period.as_secs())
+        };
+        use crate::rate_limit::Action;
+        assert_eq!(per_min(Action::Message), (30, 60));
+        assert_eq!(per_min(Action::Typing), (10, 10));
+        assert_eq!(per_min(Action::Receipt), (100, 60));
+        assert_eq!(per_min(Action::Presence), (20, 60));
+        assert_eq!(per_min(Action::Call), (5, 60));
+        assert_eq!(per_min(Action::Reaction), (50, 60));
+        assert_eq!(per_min(Action::Connect), (60, 60));
+    }
+
+    #[test]
+    fn the_rate_limit_table_matches_the_variables() {
+        for (_, _, env, default) in crate::rate_limit::TABLE {
+            let v = VARS.iter().find(|v| v.env == *env).expect(env);
+            assert_eq!(v.default, *default, "{env}");
+        }
     }
 
     #[test]

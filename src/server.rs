@@ -226,14 +226,24 @@ async fn build(config: Config, boot: Arc<Boot>) {
 /// adapter (the layer answers `/socket.io/`, everything else passes through).
 async fn attach(app: &AppState) -> Result<Router, String> {
     let routes = crate::http::routes(app.clone());
-    match &app.config.redis.url {
-        None => Ok(routes.layer(crate::realtime::attach_local(app))),
+    let routes = match &app.config.redis.url {
+        None => routes.layer(crate::realtime::attach_local(app)),
         Some(url) => {
             let sub = crate::store::redis::subscriber(url, app.config.redis.command_timeout)
                 .await
                 .map_err(|e| e.to_string())?;
             let layer = crate::realtime::attach_redis(app, sub).await?;
-            Ok(routes.layer(layer))
+            routes.layer(layer)
         }
-    }
+    };
+    // Outermost: origins are checked before Socket.IO or the API see the
+    // request (WebSocket upgrades and polling alike), then CORS.
+    let routes = match crate::security::cors(app) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    Ok(routes.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        crate::security::check_origin,
+    )))
 }

@@ -13,6 +13,8 @@ async fn node() -> Target {
     c.server.host = [127, 0, 0, 1].into();
     c.server.port = 0;
     c.auth.secret = Some(SECRET.into());
+    // The load generator is one client IP sending in bulk: no rate limits.
+    c.limits = Default::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = switchboard::server::spawn(listener, c);
     running.wait_built().await;

@@ -8,6 +8,7 @@
 //! - `connect.rs` is the Socket.IO connect middleware (PROTOCOL §1).
 
 pub mod connect;
+pub mod events;
 mod jwks;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -48,6 +48,7 @@ pub async fn remove_members(cx: &Cx, data: Value) -> HandlerResult {
 pub async fn join(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
     let chat = super::member_chat(&cx.app, cx.user_id(), &req.chat_id).await?;
+    room_budget(cx, 1)?;
     cx.socket.join(vec![rooms::chat(&chat.id)]);
     Ok(json!({ "chat": chat }))
 }
@@ -59,6 +60,19 @@ pub async fn leave(cx: &Cx, data: Value) -> HandlerResult {
     Ok(json!({}))
 }
 
+/// `SB_MAX_CHATS_PER_SOCKET`: a connection receives the live events of at
+/// most that many chats.
+fn room_budget(cx: &Cx, more: usize) -> Result<(), AppError> {
+    let max = cx.app.config.security.max_chats_per_socket;
+    if cx.socket.chat_rooms() + more > max {
+        return Err(AppError::new(
+            crate::error::ErrorCode::Conflict,
+            format!("a connection follows at most {max} chats; chat:leave some first"),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn join_multiple(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatIds = parse(data)?;
     let max = cx.app.config.chat.max_ids_per_request;
@@ -67,6 +81,7 @@ pub async fn join_multiple(cx: &Cx, data: Value) -> HandlerResult {
             "at most {max} chatIds per request"
         )));
     }
+    room_budget(cx, req.chat_ids.len())?;
     let attempts = req
         .chat_ids
         .iter()

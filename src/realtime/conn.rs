@@ -54,6 +54,10 @@ pub struct Conn {
     pub presence_subs: Mutex<HashSet<String>>,
     /// Calls this connection started or answered (most recent last).
     pub calls: Mutex<VecDeque<String>>,
+    /// The token's `exp` (seconds), moved by `auth:refresh`.
+    pub expires_at: std::sync::atomic::AtomicI64,
+    /// The timer that warns before `exp` and disconnects at it.
+    pub expiry: Mutex<Option<AbortHandle>>,
 }
 
 /// Why an event could not be queued.
@@ -74,6 +78,7 @@ impl Conn {
     ) -> (Arc<Self>, mpsc::Receiver<Box<Job>>, oneshot::Receiver<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let (gate_tx, gate_rx) = oneshot::channel();
+        let exp = identity.expires_at;
         let conn = Arc::new(Self {
             identity,
             device_id,
@@ -84,6 +89,8 @@ impl Conn {
             typing: Mutex::new(HashMap::new()),
             presence_subs: Mutex::new(HashSet::new()),
             calls: Mutex::new(VecDeque::new()),
+            expires_at: std::sync::atomic::AtomicI64::new(exp),
+            expiry: Mutex::new(None),
         });
         (conn, rx, gate_rx)
     }

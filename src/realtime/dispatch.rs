@@ -69,6 +69,7 @@ pub const EVENTS: &[&str] = &[
     "channel:subscribe",
     "channel:unsubscribe",
     "channel:publish",
+    "auth:refresh",
 ];
 
 async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
@@ -108,8 +109,16 @@ async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
         "channel:subscribe" => channels::events::subscribe(cx, data).await,
         "channel:unsubscribe" => channels::events::unsubscribe(cx, data).await,
         "channel:publish" => channels::events::publish(cx, data).await,
+        "auth:refresh" => crate::auth::events::refresh(cx, data).await,
         _ => Err(AppError::invalid("unknown event")),
     }
+}
+
+/// The rate limit of the event's action, then the handler.
+async fn limited(cx: &Cx, event: &str, data: Value) -> HandlerResult {
+    let action = crate::rate_limit::Action::of_event(event);
+    crate::rate_limit::check(&cx.app, action, cx.user_id()).await?;
+    dispatch(cx, event, data).await
 }
 
 fn label(event: &str) -> &'static str {
@@ -142,7 +151,7 @@ pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Box<Job>>, gate: oneshot::Receiv
             None => Err(AppError::invalid("the payload is not valid JSON")),
             // Boxed: the worker of an idle connection then holds a small
             // future instead of one sized for the largest handler.
-            Some(data) => AssertUnwindSafe(Box::pin(dispatch(&cx, &event, data)))
+            Some(data) => AssertUnwindSafe(Box::pin(limited(&cx, &event, data)))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {
@@ -214,5 +223,9 @@ mod tests {
         fn leave(&self, _: Vec<String>) {}
         fn emit(&self, _: &str, _: &serde_json::Value) {}
         async fn emit_to_others(&self, _: Vec<String>, _: &str, _: &serde_json::Value) {}
+        fn chat_rooms(&self) -> usize {
+            0
+        }
+        fn disconnect(&self) {}
     }
 }

@@ -43,6 +43,10 @@ pub trait SocketOps: Send + Sync + 'static {
     fn emit(&self, event: &str, data: &Value);
     /// Emit to `rooms` on every node, except this socket.
     async fn emit_to_others(&self, rooms: Vec<String>, event: &str, data: &Value);
+    /// How many chat rooms this socket is in.
+    fn chat_rooms(&self) -> usize;
+    /// Close this connection.
+    fn disconnect(&self);
 }
 
 pub(crate) struct IoFanout<A: Adapter>(pub SocketIo<A>);
@@ -122,5 +126,17 @@ impl<A: Adapter> SocketOps for SocketHandle<A> {
         if let Err(e) = self.0.to(rooms).emit(event, data).await {
             tracing::warn!(event, error = %e, "broadcast failed");
         }
+    }
+
+    fn chat_rooms(&self) -> usize {
+        self.0
+            .rooms()
+            .iter()
+            .filter(|r| r.starts_with("c:"))
+            .count()
+    }
+
+    fn disconnect(&self) {
+        let _ = self.0.clone().disconnect();
     }
 }

@@ -76,6 +76,15 @@ async fn authenticate<A: Adapter>(
         metrics::connect_refused("SERVER_DRAINING");
         return Err(ConnectRefusal::Draining);
     }
+    if let Some(ip) = crate::security::request_ip(&app, s.req_parts()) {
+        if crate::rate_limit::check(&app, crate::rate_limit::Action::Connect, &ip.to_string())
+            .await
+            .is_err()
+        {
+            metrics::connect_refused("RATE_LIMITED");
+            return Err(ConnectRefusal::RateLimited);
+        }
+    }
     let token = credentials(auth.ok().as_ref(), s.req_parts());
     let identity = match app.verifier.verify(token.as_deref().unwrap_or("")).await {
         Ok(id) => id,
@@ -84,6 +93,13 @@ async fn authenticate<A: Adapter>(
             return Err(ConnectRefusal::Auth(e));
         }
     };
+    let max = app.config.security.max_connections_per_user;
+    if let Ok(sessions) = app.stores.cluster.sessions_of(&identity.user_id).await {
+        if sessions.len() >= max {
+            metrics::connect_refused("RATE_LIMITED");
+            return Err(ConnectRefusal::RateLimited);
+        }
+    }
     let device_id = identity
         .device_id
         .clone()
@@ -126,7 +142,13 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
     let joined = app
         .stores
         .chats
-        .chats_of_user(&user, app.config.chat.auto_join_limit)
+        .chats_of_user(
+            &user,
+            app.config
+                .chat
+                .auto_join_limit
+                .min(app.config.security.max_chats_per_socket),
+        )
         .await;
     let join_failed = match joined {
         Ok(chat_ids) => {
@@ -150,6 +172,8 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
     )
     .ok();
     crate::inbox::deliver(&app, &user).await;
+    let handle: Arc<dyn SocketOps> = Arc::new(SocketHandle(s.clone()));
+    crate::auth::events::schedule(&app, &conn, handle);
     if join_failed {
         s.emit(
             "error",
@@ -170,6 +194,9 @@ async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>)
     };
     metrics::connection_closed();
     conn.close_queue();
+    if let Some(timer) = conn.expiry.lock().take() {
+        timer.abort();
+    }
     crate::messages::typing::stop_all(&app, &conn).await;
     let calls: Vec<String> = conn.calls.lock().drain(..).collect();
     crate::calls::on_disconnect(&app, conn.user_id(), &conn.socket_id, calls).await;

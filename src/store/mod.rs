@@ -49,6 +49,7 @@ pub struct Stores {
     pub inbox: Arc<dyn InboxStore>,
     pub webhooks: Arc<dyn crate::webhooks::WebhookQueue>,
     pub cache: Arc<dyn ReplyCacheStore>,
+    pub rate_limits: Arc<dyn crate::rate_limit::RateLimitStore>,
 }
 
 impl Stores {
@@ -65,7 +66,8 @@ impl Stores {
             calls: mem.clone(),
             inbox: mem.clone(),
             webhooks: mem.clone(),
-            cache: mem,
+            cache: mem.clone(),
+            rate_limits: mem,
         }
     }
 
@@ -82,7 +84,8 @@ impl Stores {
             calls: store.clone(),
             inbox: store.clone(),
             webhooks: store.clone(),
-            cache: store,
+            cache: store.clone(),
+            rate_limits: store,
         }
     }
 }

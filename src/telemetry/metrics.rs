@@ -17,6 +17,8 @@
 //! | `switchboard_webhooks_total` | counter | `outcome`: `queued`, `delivered`, `retried`, `dead` |
 //! | `switchboard_webhook_duration_seconds` | histogram | — one delivery attempt |
 //! | `switchboard_reply_cache_total` | counter | `result`: `hits`, `misses`, `stale` (this node) |
+//! | `switchboard_rate_limit_total` | counter | `action`, `result`: `limited`, `fail_open`, `fail_closed` |
+//! | `switchboard_disconnects_total` | counter | `reason`: `token_expired`, … |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -39,6 +41,8 @@ pub const CALLS_ENDED: &str = "switchboard_calls_ended_total";
 pub const WEBHOOKS: &str = "switchboard_webhooks_total";
 pub const WEBHOOK_DURATION: &str = "switchboard_webhook_duration_seconds";
 pub const REPLY_CACHE: &str = "switchboard_reply_cache_total";
+pub const RATE_LIMIT: &str = "switchboard_rate_limit_total";
+pub const DISCONNECTS: &str = "switchboard_disconnects_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -124,4 +128,12 @@ pub fn webhook_latency(took: Duration) {
 
 pub fn cache(result: &'static str) {
     metrics::counter!(REPLY_CACHE, "result" => result).increment(1);
+}
+
+pub fn rate_limit(action: &'static str, result: &'static str) {
+    metrics::counter!(RATE_LIMIT, "action" => action, "result" => result).increment(1);
+}
+
+pub fn disconnect(reason: &'static str) {
+    metrics::counter!(DISCONNECTS, "reason" => reason).increment(1);
 }

@@ -41,6 +41,18 @@ pub fn token_with(claims: Value) -> String {
     super::sio::mint_hs256(SECRET, c)
 }
 
+/// Sets one rate limit (`COUNT/SECS [open|closed]` or `off`).
+pub fn set_limit(c: &mut Config, action: switchboard::rate_limit::Action, spec: &str) {
+    let limit = switchboard::rate_limit::parse_limit(spec).unwrap();
+    c.limits.0.retain(|(a, _)| *a != action);
+    c.limits.0.push((action, limit));
+}
+
+/// No rate limits at all (tests that send in bulk).
+pub fn unlimited(c: &mut Config) {
+    c.limits = Default::default();
+}
+
 /// Builds a node configuration for tests.
 pub struct TestApp {
     config: Config,
@@ -66,6 +78,13 @@ impl TestApp {
         config.presence.grace = Duration::from_millis(1000);
         config.presence.sweep_interval = Duration::from_millis(200);
         config.calls.ring_timeout = Duration::from_secs(2);
+        // Every test connects from 127.0.0.1: the per-IP budget of new
+        // connections is raised (the security tests set their own).
+        set_limit(
+            &mut config,
+            switchboard::rate_limit::Action::Connect,
+            "1000/60",
+        );
         config.api.api_key = Some(API_KEY.into());
         config.api.admin_key = Some(ADMIN_KEY.into());
         Self {

@@ -256,7 +256,10 @@ async fn a_group_call_rings_every_member() {
 
 #[tokio::test]
 async fn bad_call_requests_are_refused() {
-    let node = TestApp::memory().start().await;
+    let node = TestApp::memory()
+        .with(crate::common::app::unlimited)
+        .start()
+        .await;
     let (a, b, s) = (unique("alice"), unique("bob"), unique("stranger"));
     let mut alice = node.connect(&a).await;
     let mut bob = node.connect(&b).await;

@@ -39,8 +39,14 @@ async fn unreachable_redis_at_start_up_then_ready_when_it_comes() {
 async fn redis_outage_under_traffic_loses_no_acked_message() {
     let redis = RedisServer::start_persistent();
     let prefix = format!("{}:", unique("outage"));
-    let node_a = TestApp::redis(&redis.url(), &prefix).start().await;
-    let node_b = TestApp::redis(&redis.url(), &prefix).start().await;
+    let node_a = TestApp::redis(&redis.url(), &prefix)
+        .with(crate::common::app::unlimited)
+        .start()
+        .await;
+    let node_b = TestApp::redis(&redis.url(), &prefix)
+        .with(crate::common::app::unlimited)
+        .start()
+        .await;
     let (a, b) = (unique("a"), unique("b"));
     let mut alice = node_a.connect(&a).await;
     let mut bob = node_b.connect(&b).await;

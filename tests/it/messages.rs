@@ -94,7 +94,10 @@ async fn client_id_makes_sending_idempotent() {
 
 #[tokio::test]
 async fn two_hundred_unacked_sends_keep_their_order() {
-    let node = TestApp::memory().start().await;
+    let node = TestApp::memory()
+        .with(crate::common::app::unlimited)
+        .start()
+        .await;
     let (alice, mut bob, chat, _, _) = pair(&node).await;
     let sends = (0..200).map(|i| {
         alice.emit_with_ack(

@@ -22,6 +22,7 @@ mod inbox;
 mod messages;
 mod notifications;
 mod presence;
+mod rate_limit;
 mod reactions;
 mod webhooks;
 

@@ -1,0 +1,199 @@
+//! Who is asking: the client IP behind trusted proxies, and the browser
+//! origin allow-list (cross-site WebSocket hijacking, CORS).
+//!
+//! - The client IP is the TCP peer, unless the peer is one of
+//!   `SB_TRUSTED_PROXIES`: then it is the right-most `X-Forwarded-For` entry
+//!   that is not itself a trusted proxy. A spoofed header from anyone else
+//!   is ignored.
+//! - With `SB_ALLOWED_ORIGINS` set, a request carrying an `Origin` header
+//!   that is not listed — a Socket.IO handshake (WebSocket upgrade or
+//!   polling) or an API call — is refused with 403 before anything else
+//!   runs, and CORS headers name only listed origins. Requests without
+//!   `Origin` (servers, mobile apps) are not browsers and pass.
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use axum::extract::{Request, State};
+use axum::http::header::ORIGIN;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// An IP network, `10.0.0.0/8` or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    bits: u8,
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, bits) = match s.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s, None),
+        };
+        let net: IpAddr = addr.parse().map_err(|_| "not an IP address".to_string())?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            Some(b) => b
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or("bad prefix length")?,
+            None => max,
+        };
+        Ok(Cidr { net, bits })
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.net, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            _ => ip,
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client's IP (see the module doc).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        let Ok(v) = v.to_str() else { return peer };
+        for part in v.split(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                Err(_) => return peer,
+            }
+        }
+    }
+    hops.into_iter()
+        .rev()
+        .find(|ip| !is_trusted(*ip))
+        .unwrap_or(peer)
+}
+
+/// The client IP of a request whose peer address the server recorded.
+pub fn request_ip(app: &AppState, parts: &http::request::Parts) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()?
+        .0
+        .ip();
+    Some(client_ip(
+        peer,
+        &parts.headers,
+        &app.config.security.trusted_proxies,
+    ))
+}
+
+/// Refuses requests from browser origins that are not allowed.
+pub async fn check_origin(
+    State(app): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let allowed = &app.config.security.allowed_origins;
+    if !allowed.is_empty() {
+        if let Some(origin) = req.headers().get(ORIGIN) {
+            let ok = origin
+                .to_str()
+                .is_ok_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)));
+            if !ok {
+                crate::telemetry::metrics::connect_refused("ORIGIN");
+                return Err(AppError::forbidden("this origin is not allowed"));
+            }
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+/// CORS for the allowed origins only (none when the list is empty).
+pub fn cors(app: &AppState) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let list = &app.config.security.allowed_origins;
+    if list.is_empty() {
+        return None;
+    }
+    let origins: Vec<http::HeaderValue> = list.iter().filter_map(|o| o.parse().ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                http::Method::GET,
+                http::Method::POST,
+                http::Method::PUT,
+                http::Method::DELETE,
+            ])
+            .allow_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE])
+            .allow_credentials(true),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // Untrusted peer: the header is ignored.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &xff("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
+        // Trusted peer: the right-most untrusted hop.
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &xff("6.6.6.6, 1.2.3.4, 10.9.9.9"), &trusted),
+            ip("1.2.3.4")
+        );
+        // Trusted peer without the header, or with garbage: the peer.
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &HeaderMap::new(), &trusted),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &xff("nonsense"), &trusted),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            client_ip(ip("::1"), &xff("2001:db8::1"), &trusted),
+            ip("2001:db8::1")
+        );
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("x".parse::<Cidr>().is_err());
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(ip("8.8.8.8")));
+        assert!(all.contains(ip("::ffff:8.8.8.8")));
+    }
+}
