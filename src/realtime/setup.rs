@@ -27,6 +27,13 @@ fn builder(app: &AppState) -> SocketIoBuilder {
     SocketIo::builder()
         .with_state(app.clone())
         .max_payload(s.max_payload)
+        // engineioxide applies `max_payload` to polling only; WebSocket
+        // messages and frames get the same bound here.
+        .ws_max_message_size(s.max_payload as usize)
+        .ws_max_frame_size(s.max_payload as usize)
+        // An Engine.IO session that never sends its Socket.IO CONNECT is
+        // closed after this long.
+        .connect_timeout(std::time::Duration::from_secs(10))
         .ping_interval(s.ping_interval)
         .ping_timeout(s.ping_timeout)
         .max_buffer_size(s.socket_buffer)

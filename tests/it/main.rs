@@ -15,4 +15,5 @@ mod messages;
 mod notifications;
 mod presence;
 mod reactions;
+mod security;
 mod webhooks;
