@@ -4,8 +4,9 @@
 # the integration tests (real servers, real Redis, several nodes), the
 # conformance tests with the official socket.io-client under node --test,
 # against a single in-memory node and against two nodes sharing one Redis,
-# and a bounded property-based run of the HTTP API from its OpenAPI document
-# (schemathesis from PyPI: no 5xx, no crash).
+# a bounded property-based run of the HTTP API from its OpenAPI document
+# (schemathesis from PyPI: no 5xx, no crash), the proptest suites (part of
+# cargo test) and a compile check of the cargo-fuzz targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -41,8 +42,12 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_ver
 fi
 
 # --- 2. cargo tests (they start their own redis-server processes) ---------
+# Includes the property-based suites (tests/props.rs).
 log "cargo test"
 cargo test --workspace --all-targets
+# The fuzz targets must keep compiling (running them: see the README).
+log "cargo check of the fuzz targets"
+CARGO_TARGET_DIR="$root/target" cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 
 # --- 3. conformance tests against real servers ------------------------------
 log "building the server for the conformance tests"
