@@ -184,6 +184,21 @@ impl App {
     }
 }
 
+/// Runs `f` every `period`, forever (a late run delays the next one rather
+/// than bunching up).
+pub async fn every<F, Fut>(period: std::time::Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        f().await;
+    }
+}
+
 fn generate_secret() -> String {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();

@@ -249,15 +249,20 @@ pub async fn answer(app: &App, by: Actor<'_>, req: Answer) -> Result<(), CallErr
         json!({ "callId": call.id, "answer": req.answer, "userId": by.user }),
     )
     .await;
+    stop_other_devices(app, by, &call.id, "answered-elsewhere").await;
+    Ok(())
+}
+
+/// The callee's other devices stop ringing: `call:end { callId, reason }`.
+async fn stop_other_devices(app: &App, by: Actor<'_>, call_id: &str, reason: &str) {
     app.fanout()
         .emit(
             vec![rooms::user(by.user)],
             vec![rooms::socket(by.socket)],
             "call:end",
-            &json!({ "callId": call.id, "reason": "answered-elsewhere" }),
+            &json!({ "callId": call_id, "reason": reason }),
         )
         .await;
-    Ok(())
 }
 
 /// `call:reject` (and `call:end` by a callee whose phone is still ringing).
@@ -283,14 +288,7 @@ pub async fn reject(app: &App, by: Actor<'_>, req: Hangup) -> Result<(), CallErr
         json!({ "callId": call.id, "userId": by.user, "reason": why }),
     )
     .await;
-    app.fanout()
-        .emit(
-            vec![rooms::user(by.user)],
-            vec![rooms::socket(by.socket)],
-            "call:end",
-            &json!({ "callId": call.id, "reason": "rejected-elsewhere" }),
-        )
-        .await;
+    stop_other_devices(app, by, &call.id, "rejected-elsewhere").await;
     after_change(app, &before, &call, None).await;
     Ok(())
 }
@@ -541,12 +539,7 @@ pub async fn on_disconnect(app: &App, user: &str, socket: &str, calls: Vec<Strin
 /// Runs forever on every node: rings that timed out end (`timeout`).
 pub async fn sweeper(app: crate::app::AppState) {
     let every = app.config.presence.sweep_interval;
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        sweep_once(&app, every * 5).await;
-    }
+    crate::app::every(every, || sweep_once(&app, every * 5)).await;
 }
 
 /// Handles every due ring deadline once.

@@ -278,12 +278,7 @@ pub async fn allowed(
 /// nodes, every `SB_PRESENCE_SWEEP_MS`.
 pub async fn sweeper(app: crate::app::AppState) {
     let every = app.config.presence.sweep_interval;
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        sweep_once(&app, every).await;
-    }
+    crate::app::every(every, || sweep_once(&app, every)).await;
 }
 
 /// One sweep: reap dead nodes (under the reaper lock), then announce the

@@ -52,38 +52,19 @@ pub enum Action {
 }
 
 /// (action, metric label, variable, default).
+#[rustfmt::skip]
 pub const TABLE: &[(Action, &str, &str, &str)] = &[
-    (Action::Connect, "connect", "SB_RATE_CONNECT", "60/60 open"),
-    (
-        Action::Message,
-        "message",
-        "SB_RATE_MESSAGE",
-        "30/60 closed",
-    ),
-    (Action::Typing, "typing", "SB_RATE_TYPING", "10/10 open"),
-    (Action::Receipt, "receipt", "SB_RATE_RECEIPT", "100/60 open"),
-    (
-        Action::Presence,
-        "presence",
-        "SB_RATE_PRESENCE",
-        "20/60 open",
-    ),
-    (Action::Call, "call", "SB_RATE_CALL", "5/60 closed"),
-    (
-        Action::Reaction,
-        "reaction",
-        "SB_RATE_REACTION",
-        "50/60 open",
-    ),
-    (Action::Signal, "signal", "SB_RATE_SIGNAL", "600/60 open"),
-    (
-        Action::ChatChange,
-        "chat_change",
-        "SB_RATE_CHAT_CHANGE",
-        "30/60 closed",
-    ),
-    (Action::Publish, "publish", "SB_RATE_PUBLISH", "60/60 open"),
-    (Action::Other, "other", "SB_RATE_OTHER", "300/60 open"),
+    (Action::Connect,    "connect",     "SB_RATE_CONNECT",     "60/60 open"),
+    (Action::Message,    "message",     "SB_RATE_MESSAGE",     "30/60 closed"),
+    (Action::Typing,     "typing",      "SB_RATE_TYPING",      "10/10 open"),
+    (Action::Receipt,    "receipt",     "SB_RATE_RECEIPT",     "100/60 open"),
+    (Action::Presence,   "presence",    "SB_RATE_PRESENCE",    "20/60 open"),
+    (Action::Call,       "call",        "SB_RATE_CALL",        "5/60 closed"),
+    (Action::Reaction,   "reaction",    "SB_RATE_REACTION",    "50/60 open"),
+    (Action::Signal,     "signal",      "SB_RATE_SIGNAL",      "600/60 open"),
+    (Action::ChatChange, "chat_change", "SB_RATE_CHAT_CHANGE", "30/60 closed"),
+    (Action::Publish,    "publish",     "SB_RATE_PUBLISH",     "60/60 open"),
+    (Action::Other,      "other",       "SB_RATE_OTHER",       "300/60 open"),
 ];
 
 impl Action {
