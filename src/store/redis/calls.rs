@@ -16,7 +16,7 @@ use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use super::presence::NOW;
-use super::{key_id, map_err, RedisStore};
+use super::{json, key_id, map_err, ms, parse_all, RedisStore};
 use crate::calls::{Call, CallStore, HistoryEntry};
 use crate::store::{StoreError, StoreResult};
 
@@ -75,10 +75,6 @@ return due
     ))
 });
 
-fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
-}
-
 #[async_trait]
 impl CallStore for RedisStore {
     async fn create_call(&self, call: &Call, ttl: Duration) -> StoreResult<bool> {
@@ -86,7 +82,7 @@ impl CallStore for RedisStore {
             .eval(
                 &CREATE,
                 vec![self.call_key(&call.id)],
-                vec![json(call)?.into(), (ttl.as_millis() as i64).into()],
+                vec![json(call)?.into(), ms(ttl)],
             )
             .await?;
         Ok(n == 1)
@@ -112,11 +108,7 @@ impl CallStore for RedisStore {
             .eval(
                 &UPDATE,
                 vec![self.call_key(&call.id)],
-                vec![
-                    (call.version as i64).into(),
-                    json(call)?.into(),
-                    (ttl.as_millis() as i64).into(),
-                ],
+                vec![(call.version as i64).into(), json(call)?.into(), ms(ttl)],
             )
             .await?;
         Ok(n == 1)
@@ -127,7 +119,7 @@ impl CallStore for RedisStore {
             .eval(
                 &SCHEDULE,
                 vec![self.call_timers_key()],
-                vec![id.to_string().into(), (delay.as_millis() as i64).into()],
+                vec![id.to_string().into(), ms(delay)],
             )
             .await?;
         Ok(())
@@ -137,7 +129,7 @@ impl CallStore for RedisStore {
         self.eval(
             &TAKE,
             vec![self.call_timers_key()],
-            vec![(lease.as_millis() as i64).into(), (limit as i64).into()],
+            vec![ms(lease), (limit as i64).into()],
         )
         .await
     }
@@ -171,9 +163,6 @@ impl CallStore for RedisStore {
             .lrange(self.call_history_key(user_id), 0, limit as i64 - 1)
             .await
             .map_err(map_err)?;
-        Ok(all
-            .iter()
-            .filter_map(|j| serde_json::from_str(j).ok())
-            .collect())
+        Ok(parse_all(&all))
     }
 }

@@ -22,10 +22,10 @@ use fred::types::scripts::Script;
 use fred::types::{Expiration, SetOptions};
 
 use super::presence::{record_from, NOW};
-use super::{key_id, map_err, RedisStore};
+use super::{json, key_id, map_err, ms, parse_all, RedisStore};
 use crate::cluster::{ClusterStore, Session};
 use crate::presence::{Presence, RECORD_TTL};
-use crate::store::{StoreError, StoreResult};
+use crate::store::StoreResult;
 
 impl RedisStore {
     pub(super) fn conns_key(&self, user_id: &str) -> String {
@@ -104,10 +104,6 @@ return {{left, now}}
     ))
 });
 
-fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
-}
-
 #[async_trait]
 impl ClusterStore for RedisStore {
     async fn add_session(&self, s: &Session) -> StoreResult<Option<Presence>> {
@@ -115,11 +111,7 @@ impl ClusterStore for RedisStore {
             .eval(
                 &CONNECT,
                 vec![self.conns_key(&s.user_id), self.presence_key(&s.user_id)],
-                vec![
-                    s.socket_id.clone().into(),
-                    json(s)?.into(),
-                    (RECORD_TTL.as_millis() as i64).into(),
-                ],
+                vec![s.socket_id.clone().into(), json(s)?.into(), ms(RECORD_TTL)],
             )
             .await?;
         let _: i64 = self
@@ -145,10 +137,7 @@ impl ClusterStore for RedisStore {
             .eval(
                 &DISCONNECT,
                 vec![self.conns_key(user_id), self.presence_key(user_id)],
-                vec![
-                    socket_id.to_string().into(),
-                    (RECORD_TTL.as_millis() as i64).into(),
-                ],
+                vec![socket_id.to_string().into(), ms(RECORD_TTL)],
             )
             .await?;
         let (left, now) = (out.first().copied().unwrap_or(0), out.get(1).copied());
@@ -174,10 +163,7 @@ impl ClusterStore for RedisStore {
             .hvals(self.conns_key(user_id))
             .await
             .map_err(map_err)?;
-        Ok(all
-            .iter()
-            .filter_map(|j| serde_json::from_str(j).ok())
-            .collect())
+        Ok(parse_all(&all))
     }
 
     async fn online(&self, user_ids: &[String]) -> StoreResult<Vec<bool>> {
@@ -197,7 +183,7 @@ impl ClusterStore for RedisStore {
             .eval(
                 &HEARTBEAT,
                 vec![self.nodes_key()],
-                vec![node_id.to_string().into(), (ttl.as_millis() as i64).into()],
+                vec![node_id.to_string().into(), ms(ttl)],
             )
             .await?;
         Ok(added == 1)

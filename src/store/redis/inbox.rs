@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
-use super::{key_id, map_err, RedisStore};
+use super::{key_id, map_err, parse_all, RedisStore};
 use crate::inbox::{InboxStore, Queued};
 use crate::store::{StoreError, StoreResult};
 
@@ -57,9 +57,6 @@ impl InboxStore for RedisStore {
         let all: Vec<String> = self
             .eval(&TAKE, vec![self.inbox_key(user_id)], vec![])
             .await?;
-        Ok(all
-            .iter()
-            .filter_map(|j| serde_json::from_str(j).ok())
-            .collect())
+        Ok(parse_all(&all))
     }
 }

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
-use super::{key_id, map_err, RedisStore};
+use super::{json, key_id, map_err, RedisStore};
 use crate::messages::{Appended, Cursor, Message, MessageStore, NewMessage, Page, SyncSlice};
 use crate::store::{StoreError, StoreResult};
 
@@ -159,7 +159,7 @@ fn client_key(m: &Message) -> String {
 impl MessageStore for RedisStore {
     async fn append(&self, new: NewMessage) -> StoreResult<Appended> {
         let m = &new.message;
-        let json = serde_json::to_string(m).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let json = json(m)?;
         // `seq` is the third field; ids and chat ids contain no quotes, so
         // its first occurrence is the field itself.
         let (head, tail) = json

@@ -63,6 +63,23 @@ impl RedisStore {
     }
 }
 
+/// A value as stored JSON.
+pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// Stored JSON values back, skipping any that no longer decode.
+pub(super) fn parse_all<T: serde::de::DeserializeOwned>(all: &[String]) -> Vec<T> {
+    all.iter()
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect()
+}
+
+/// A duration as a script argument, in milliseconds.
+pub(super) fn ms(d: Duration) -> Value {
+    Value::from(d.as_millis() as i64)
+}
+
 /// An id as it appears inside a key name.
 pub fn key_id(id: &str) -> String {
     let safe = !id.is_empty()

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
-use super::{key_id, RedisStore};
+use super::{json, key_id, RedisStore};
 use crate::notifications::{Notification, NotificationStore};
 use crate::store::{StoreError, StoreResult};
 
@@ -104,7 +104,7 @@ return n"#,
 #[async_trait]
 impl NotificationStore for RedisStore {
     async fn push(&self, user_id: &str, n: &Notification, max: usize, ttl: u64) -> StoreResult<()> {
-        let json = serde_json::to_string(n).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let json = json(n)?;
         let cutoff = crate::time::now_ms() - ttl as i64 * 1000;
         let args: Vec<Value> = vec![
             n.id.clone().into(),

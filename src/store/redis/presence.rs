@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
-use super::{map_err, RedisStore};
+use super::{map_err, ms, RedisStore};
 use crate::presence::{Presence, PresenceStore, Record, Shown, Status, RECORD_TTL};
 use crate::store::StoreResult;
 
@@ -126,7 +126,7 @@ impl PresenceStore for RedisStore {
                     status.as_str().into(),
                     flag.into(),
                     text.into(),
-                    (RECORD_TTL.as_millis() as i64).into(),
+                    ms(RECORD_TTL),
                 ],
             )
             .await?;
@@ -161,7 +161,7 @@ impl PresenceStore for RedisStore {
             .eval(
                 &CLAIM,
                 vec![self.gone_key()],
-                vec![(lease.as_millis() as i64).into(), (limit as i64).into()],
+                vec![ms(lease), (limit as i64).into()],
             )
             .await?;
         let Some((claim, users)) = claimed.split_first() else {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::types::scripts::Script;
 
-use super::{key_id, RedisStore};
+use super::{key_id, ms, RedisStore};
 use crate::rate_limit::RateLimitStore;
 use crate::store::StoreResult;
 
@@ -42,7 +42,7 @@ impl RateLimitStore for RedisStore {
             .eval(
                 &GCRA,
                 vec![format!("{}{{rl:{}}}", self.prefix, key_id(key))],
-                vec![(count as i64).into(), (period.as_millis() as i64).into()],
+                vec![(count as i64).into(), ms(period)],
             )
             .await?;
         Ok((wait > 0).then(|| Duration::from_millis(wait as u64)))

@@ -27,9 +27,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::presence::NOW;
-use super::{key_id, map_err, RedisStore};
+use super::{json, key_id, map_err, ms, parse_all, RedisStore};
 use crate::cache::{Counter, Freshness, ReplyCacheStore, Stats, Waiter};
-use crate::store::{StoreError, StoreResult};
+use crate::store::StoreResult;
 use crate::webhooks::{Delivery, Depths, WebhookQueue};
 
 impl RedisStore {
@@ -46,14 +46,6 @@ impl RedisStore {
     fn rc_global(&self, part: &str) -> String {
         format!("{}rc:{part}", self.prefix)
     }
-}
-
-fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
-}
-
-fn ms(d: Duration) -> i64 {
-    d.as_millis() as i64
 }
 
 /// KEYS: ready, d. ARGV: id, json.
@@ -131,13 +123,10 @@ impl WebhookQueue for RedisStore {
             .eval(
                 &CLAIM,
                 vec![self.wh("ready"), self.wh("inflight"), self.wh("d")],
-                vec![(max as i64).into(), ms(lease).into()],
+                vec![(max as i64).into(), ms(lease)],
             )
             .await?;
-        Ok(all
-            .iter()
-            .filter_map(|j| serde_json::from_str(j).ok())
-            .collect())
+        Ok(parse_all(&all))
     }
 
     async fn ack(&self, id: &str) -> StoreResult<()> {
@@ -153,7 +142,7 @@ impl WebhookQueue for RedisStore {
             .eval(
                 &RETRY,
                 vec![self.wh("ready"), self.wh("inflight"), self.wh("d")],
-                vec![d.id.clone().into(), json(d)?.into(), ms(delay).into()],
+                vec![d.id.clone().into(), json(d)?.into(), ms(delay)],
             )
             .await?;
         Ok(())
@@ -181,10 +170,7 @@ impl WebhookQueue for RedisStore {
             .lrange(self.wh("dead"), 0, limit as i64 - 1)
             .await
             .map_err(map_err)?;
-        Ok(all
-            .iter()
-            .filter_map(|j| serde_json::from_str(j).ok())
-            .collect())
+        Ok(parse_all(&all))
     }
 
     async fn depths(&self) -> StoreResult<Depths> {
@@ -207,7 +193,7 @@ impl WebhookQueue for RedisStore {
             .set(
                 self.corr_key(&d.correlation_id),
                 json(d)?,
-                Some(Expiration::PX(ms(ttl))),
+                Some(Expiration::PX(ttl.as_millis() as i64)),
                 None,
                 false,
             )
@@ -231,7 +217,7 @@ impl WebhookQueue for RedisStore {
             .set(
                 format!("{}:done", self.corr_key(corr)),
                 "1",
-                Some(Expiration::PX(ms(ttl))),
+                Some(Expiration::PX(ttl.as_millis() as i64)),
                 Some(SetOptions::NX),
                 false,
             )
@@ -297,7 +283,7 @@ impl RedisStore {
             .set(
                 key,
                 "1",
-                Some(Expiration::PX(ms(ttl).max(1))),
+                Some(Expiration::PX((ttl.as_millis() as i64).max(1))),
                 Some(SetOptions::NX),
                 false,
             )
@@ -340,8 +326,8 @@ impl ReplyCacheStore for RedisStore {
                 vec![
                     key.to_string().into(),
                     replies.to_string().into(),
-                    ms(ttl).into(),
-                    ms(stale).into(),
+                    ms(ttl),
+                    ms(stale),
                 ],
             )
             .await?;
@@ -390,10 +376,7 @@ impl ReplyCacheStore for RedisStore {
                 vec![],
             )
             .await?;
-        Ok(all
-            .iter()
-            .filter_map(|j| serde_json::from_str(j).ok())
-            .collect())
+        Ok(parse_all(&all))
     }
 
     async fn cache_count(&self, counter: Counter) -> StoreResult<()> {
