@@ -74,8 +74,7 @@ pub struct Broadcast {
     security(("admin_key" = [])))]
 async fn broadcast(State(app): State<AppState>, ApiJson(req): ApiJson<Broadcast>) -> Api {
     crate::inbox::validate_event(&req.event)?;
-    let size = serde_json::to_string(&req.data).map_or(usize::MAX, |s| s.len());
-    if size > app.config.messages.max_content_bytes {
+    if crate::messages::json_len(&req.data) > app.config.messages.max_content_bytes {
         return Err(AppError::too_large("data is too large"));
     }
     let room = match (&req.chat_id, &req.user_id, &req.channel) {

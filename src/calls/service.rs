@@ -69,8 +69,7 @@ fn size_ok(v: &Value, max: usize, what: &str) -> Result<(), CallError> {
     if v.is_null() {
         return Err(CallError::Invalid(format!("{what} is required")));
     }
-    let n = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
-    if n > max {
+    if crate::messages::json_len(v) > max {
         return Err(CallError::TooLarge(format!(
             "{what} is larger than {max} bytes"
         )));

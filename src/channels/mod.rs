@@ -144,7 +144,7 @@ pub async fn publish(
     data: &serde_json::Value,
 ) -> Result<(), ChannelError> {
     validate_channel(channel)?;
-    let size = serde_json::to_string(data).map_or(usize::MAX, |s| s.len());
+    let size = crate::messages::json_len(data);
     let max = app.config.messages.max_content_bytes;
     if size > max {
         return Err(ChannelError::TooLarge(format!(

@@ -91,8 +91,7 @@ pub async fn send(
 ) -> Result<Outcome, AppError> {
     crate::chat::validate_user_id(user)?;
     validate_event(event)?;
-    let size = serde_json::to_string(&data).map_or(usize::MAX, |s| s.len());
-    if size > app.config.messages.max_content_bytes {
+    if crate::messages::json_len(&data) > app.config.messages.max_content_bytes {
         return Err(AppError::too_large("data is too large"));
     }
     let online = app.stores.cluster.online(&[user.to_string()]).await?[0];

@@ -36,6 +36,12 @@ pub struct SendMessage {
     pub encrypted: bool,
 }
 
+/// The size of a value as JSON, in bytes (`usize::MAX` if it cannot be
+/// encoded): the one measure of every free-form payload's size limit.
+pub fn json_len<T: serde::Serialize + ?Sized>(v: &T) -> usize {
+    serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
+}
+
 /// Checks sizes, kinds and URLs of a message before anything is stored.
 pub fn validate(req: &SendMessage, cfg: &MessageConfig) -> Result<(), MessageError> {
     crate::chat::validate_chat_id(&req.chat_id)?;
@@ -79,7 +85,7 @@ pub fn validate(req: &SendMessage, cfg: &MessageConfig) -> Result<(), MessageErr
                 "forwardedFrom must be a string or an object".into(),
             ));
         }
-        if serde_json::to_string(f).map_or(usize::MAX, |s| s.len()) > MAX_FORWARDED_BYTES {
+        if json_len(f) > MAX_FORWARDED_BYTES {
             return Err(MessageError::TooLarge(format!(
                 "forwardedFrom is larger than {MAX_FORWARDED_BYTES} bytes"
             )));

@@ -65,9 +65,7 @@ async fn post_notification(
         return Err(AppError::invalid("sound is too long"));
     }
     let data = req.data.unwrap_or(serde_json::Value::Null);
-    if serde_json::to_string(&data).map_or(usize::MAX, |s| s.len())
-        > app.config.messages.max_content_bytes
-    {
+    if crate::messages::json_len(&data) > app.config.messages.max_content_bytes {
         return Err(AppError::too_large("data is too large"));
     }
     let mut n = super::new(req.kind.unwrap_or(Kind::System), req.title, req.body, data);
