@@ -43,20 +43,16 @@ pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
-    let max = cx.app.config.chat.max_ids_per_request;
-    if req.user_ids.len() > max {
-        return Err(crate::error::AppError::too_large(format!(
-            "at most {max} userIds"
-        )));
-    }
+    let ids =
+        crate::chat::validate_user_ids(&req.user_ids, cx.app.config.chat.max_ids_per_request)?;
     {
         let mut subs = cx.conn.presence_subs.lock();
-        for u in &req.user_ids {
+        for u in &ids {
             subs.remove(u);
         }
     }
     cx.socket
-        .leave(req.user_ids.iter().map(|u| rooms::presence(u)).collect());
+        .leave(ids.iter().map(|u| rooms::presence(u)).collect());
     Ok(json!({}))
 }
 

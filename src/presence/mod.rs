@@ -246,19 +246,7 @@ pub async fn allowed(
     user: &str,
     ids: &[String],
 ) -> Result<(Vec<String>, Vec<String>), AppError> {
-    let max = app.config.chat.max_ids_per_request;
-    if ids.len() > max {
-        return Err(AppError::too_large(format!("at most {max} userIds")));
-    }
-    if ids.iter().any(|u| u.is_empty() || u.len() > 256) {
-        return Err(AppError::invalid("userIds must be non-empty strings"));
-    }
-    let mut wanted: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !wanted.contains(id) {
-            wanted.push(id.clone());
-        }
-    }
+    let wanted = crate::chat::validate_user_ids(ids, app.config.chat.max_ids_per_request)?;
     if app.config.presence.open {
         return Ok((wanted, Vec::new()));
     }
