@@ -101,18 +101,26 @@ fn validate_call_id(id: &str) -> Result<(), CallError> {
     Ok(())
 }
 
-/// Loads the call, applies `f` and stores it if nobody changed it
-/// meanwhile (retrying on a lost race). Returns the call before and after.
+/// Loads the call (or starts from `loaded`, read just before), applies `f`
+/// and stores it if nobody changed it meanwhile (retrying on a lost race).
+/// Returns the call before and after.
 async fn transition<T>(
     app: &App,
     id: &str,
+    mut loaded: Option<Call>,
     mut f: impl FnMut(&mut Call) -> Result<T, CallError>,
 ) -> Result<(Call, Call, T), CallError> {
     validate_call_id(id)?;
     let ttl = app.config.calls.max_duration;
     for _ in 0..CAS_ATTEMPTS {
-        let Some(before) = app.stores.calls.get_call(id).await? else {
-            return Err(CallError::NotFound);
+        let before = match loaded.take() {
+            Some(c) => c,
+            None => app
+                .stores
+                .calls
+                .get_call(id)
+                .await?
+                .ok_or(CallError::NotFound)?,
         };
         let mut after = before.clone();
         let out = f(&mut after)?;
@@ -219,7 +227,7 @@ pub async fn initiate(app: &App, by: Actor<'_>, req: Initiate) -> Result<Call, C
 /// callee's other devices stop ringing.
 pub async fn answer(app: &App, by: Actor<'_>, req: Answer) -> Result<(), CallError> {
     size_ok(&req.answer, MAX_SDP_BYTES, "answer")?;
-    let (_, call, ()) = transition(app, &req.call_id, |c| {
+    let (_, call, ()) = transition(app, &req.call_id, None, |c| {
         let leg = c.leg_mut(by.user).ok_or(CallError::NotParticipant)?;
         match leg.state {
             LegState::Ringing => {}
@@ -266,8 +274,17 @@ async fn stop_other_devices(app: &App, by: Actor<'_>, call_id: &str, reason: &st
 
 /// `call:reject` (and `call:end` by a callee whose phone is still ringing).
 pub async fn reject(app: &App, by: Actor<'_>, req: Hangup) -> Result<(), CallError> {
+    reject_from(app, by, req, None).await
+}
+
+async fn reject_from(
+    app: &App,
+    by: Actor<'_>,
+    req: Hangup,
+    loaded: Option<Call>,
+) -> Result<(), CallError> {
     let why = reason(req.reason, "rejected")?;
-    let (before, call, ()) = transition(app, &req.call_id, |c| {
+    let (before, call, ()) = transition(app, &req.call_id, loaded, |c| {
         let ended = c.state == CallState::Ended;
         let leg = c.leg_mut(by.user).ok_or(CallError::NotParticipant)?;
         if leg.state != LegState::Ringing || ended {
@@ -316,13 +333,13 @@ pub async fn end(app: &App, by: Actor<'_>, req: Hangup) -> Result<(), CallError>
         match call.leg(by.user).map(|l| l.state) {
             None => return Err(CallError::NotParticipant),
             Some(LegState::Ringing) if call.state != CallState::Ended => {
-                return reject(app, by, req).await
+                return reject_from(app, by, req, Some(call)).await
             }
             _ => {}
         }
     }
     let why = reason(req.reason, "ended")?;
-    let (before, after, ()) = transition(app, &req.call_id, |c| {
+    let (before, after, ()) = transition(app, &req.call_id, Some(call), |c| {
         if c.state == CallState::Ended {
             return Ok(()); // ending twice is harmless
         }
@@ -362,8 +379,10 @@ async fn after_change(app: &App, before: &Call, after: &Call, by: Option<(&str, 
             data["reason"] = json!(why);
         }
     }
-    // Callees whose leg ended now: their devices stop ringing or hang up.
+    // Callees whose leg ended now: their devices stop ringing or hang up;
+    // the caller hears of every change that is not its own. One emit.
     let mut missed = Vec::new();
+    let mut targets = Vec::new();
     for (b, a) in before.legs.iter().zip(&after.legs) {
         if b.state == a.state || Some(a.user_id.as_str()) == by.map(|x| x.0) {
             continue;
@@ -372,24 +391,19 @@ async fn after_change(app: &App, before: &Call, after: &Call, by: Option<(&str, 
             missed.push(a.user_id.clone());
         }
         if matches!(a.state, LegState::Missed | LegState::Left) {
-            let room = match &b.socket_id {
+            targets.push(match &b.socket_id {
                 Some(s) => rooms::socket(s),
                 None => rooms::user(&a.user_id),
-            };
-            to(app, room, "call:end", data.clone()).await;
+            });
         }
     }
-    // The caller hears of every change that is not its own.
     if by.map(|x| x.0) != Some(after.caller_id.as_str())
         && (after.state == CallState::Ended || by.is_some())
     {
-        to(
-            app,
-            rooms::socket(&after.caller_socket),
-            "call:end",
-            data.clone(),
-        )
-        .await;
+        targets.push(rooms::socket(&after.caller_socket));
+    }
+    if !targets.is_empty() {
+        app.fanout().emit(targets, vec![], "call:end", &data).await;
     }
     if !missed.is_empty() {
         let n = notifications::new(
@@ -551,7 +565,7 @@ pub async fn sweep_once(app: &App, lease: Duration) {
         }
     };
     for id in due {
-        let r = transition(app, &id, |c| {
+        let r = transition(app, &id, None, |c| {
             if c.state == CallState::Ended {
                 return Ok(());
             }
