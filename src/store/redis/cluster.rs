@@ -107,21 +107,21 @@ return {{left, now}}
 #[async_trait]
 impl ClusterStore for RedisStore {
     async fn add_session(&self, s: &Session) -> StoreResult<Option<Presence>> {
-        let out: Vec<Value> = self
-            .eval(
-                &CONNECT,
-                vec![self.conns_key(&s.user_id), self.presence_key(&s.user_id)],
-                vec![s.socket_id.clone().into(), json(s)?.into(), ms(RECORD_TTL)],
-            )
-            .await?;
-        let _: i64 = self
-            .client
-            .sadd(
-                self.node_key(&s.node_id),
-                format!("{}\t{}", s.user_id, s.socket_id),
-            )
-            .await
-            .map_err(map_err)?;
+        // The user's slot and the node's slot: two commands, sent together.
+        let node_key = self.node_key(&s.node_id);
+        let member = format!("{}\t{}", s.user_id, s.socket_id);
+        let connect = self.eval::<Vec<Value>>(
+            &CONNECT,
+            vec![self.conns_key(&s.user_id), self.presence_key(&s.user_id)],
+            vec![s.socket_id.clone().into(), json(s)?.into(), ms(RECORD_TTL)],
+        );
+        let index = async {
+            self.client
+                .sadd::<i64, _, _>(node_key, member)
+                .await
+                .map_err(map_err)
+        };
+        let (out, _) = tokio::try_join!(connect, index)?;
         let changed = out.first().and_then(|v| v.as_i64()) == Some(1);
         Ok(changed.then(|| record_from(&out[1..]).presence(&s.user_id)))
     }
