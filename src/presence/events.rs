@@ -26,17 +26,16 @@ fn failed(refused: &[String]) -> Vec<Value> {
 pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
     let (ok, refused) = super::allowed(&cx.app, cx.user_id(), &req.user_ids).await?;
+    // The socket's rooms are the subscriptions (events of one connection
+    // run one at a time, so nothing changes them between count and join).
     let max = cx.app.config.presence.max_subscriptions;
-    {
-        let mut subs = cx.conn.presence_subs.lock();
-        let new = ok.iter().filter(|u| !subs.contains(*u)).count();
-        if subs.len() + new > max {
-            return Err(PresenceError::TooManySubscriptions(max).into());
-        }
-        subs.extend(ok.iter().cloned());
+    let joined = cx.socket.rooms();
+    let wanted: Vec<String> = ok.iter().map(|u| rooms::presence(u)).collect();
+    let new = wanted.iter().filter(|r| !joined.contains(r)).count();
+    if rooms::presences_in(&joined) + new > max {
+        return Err(PresenceError::TooManySubscriptions(max).into());
     }
-    cx.socket
-        .join(ok.iter().map(|u| rooms::presence(u)).collect());
+    cx.socket.join(wanted);
     let presences = cx.app.stores.presence.presences(&ok).await?;
     Ok(json!({ "presences": presences, "failed": failed(&refused) }))
 }
@@ -45,12 +44,6 @@ pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
     let ids =
         crate::chat::validate_user_ids(&req.user_ids, cx.app.config.chat.max_ids_per_request)?;
-    {
-        let mut subs = cx.conn.presence_subs.lock();
-        for u in &ids {
-            subs.remove(u);
-        }
-    }
     cx.socket
         .leave(ids.iter().map(|u| rooms::presence(u)).collect());
     Ok(json!({}))

@@ -6,7 +6,7 @@
 //! event into the connection's FIFO queue there preserves the order the
 //! client sent. One worker task per connection drains the queue.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -50,8 +50,6 @@ pub struct Conn {
     gate: Mutex<Option<oneshot::Sender<()>>>,
     /// Chats this connection is typing in, with the timer that ends it.
     pub typing: Mutex<HashMap<String, AbortHandle>>,
-    /// Users whose presence this connection watches (`presence:subscribe`).
-    pub presence_subs: Mutex<HashSet<String>>,
     /// Calls this connection started or answered (most recent last).
     pub calls: Mutex<VecDeque<String>>,
     /// The token's `exp` (seconds), moved by `auth:refresh`.
@@ -87,7 +85,6 @@ impl Conn {
             queue: Mutex::new(Some(tx)),
             gate: Mutex::new(Some(gate_tx)),
             typing: Mutex::new(HashMap::new()),
-            presence_subs: Mutex::new(HashSet::new()),
             calls: Mutex::new(VecDeque::new()),
             expires_at: std::sync::atomic::AtomicI64::new(exp),
             expiry: Mutex::new(None),

@@ -223,8 +223,8 @@ mod tests {
         fn leave(&self, _: Vec<String>) {}
         fn emit(&self, _: &str, _: &serde_json::Value) {}
         async fn emit_to_others(&self, _: Vec<String>, _: &str, _: &serde_json::Value) {}
-        fn chat_rooms(&self) -> usize {
-            0
+        fn rooms(&self) -> Vec<String> {
+            Vec::new()
         }
         fn disconnect(&self) {}
     }

@@ -43,8 +43,8 @@ pub trait SocketOps: Send + Sync + 'static {
     fn emit(&self, event: &str, data: &Value);
     /// Emit to `rooms` on every node, except this socket.
     async fn emit_to_others(&self, rooms: Vec<String>, event: &str, data: &Value);
-    /// How many chat rooms this socket is in.
-    fn chat_rooms(&self) -> usize;
+    /// The rooms this socket is in, on this node.
+    fn rooms(&self) -> Vec<String>;
     /// Close this connection.
     fn disconnect(&self);
 }
@@ -128,12 +128,8 @@ impl<A: Adapter> SocketOps for SocketHandle<A> {
         }
     }
 
-    fn chat_rooms(&self) -> usize {
-        self.0
-            .rooms()
-            .iter()
-            .filter(|r| r.starts_with("c:"))
-            .count()
+    fn rooms(&self) -> Vec<String> {
+        self.0.rooms().into_iter().map(|r| r.to_string()).collect()
     }
 
     fn disconnect(&self) {

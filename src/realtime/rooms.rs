@@ -29,6 +29,16 @@ pub fn presence(user_id: &str) -> String {
     format!("p:{user_id}")
 }
 
+/// How many of a socket's rooms are chat rooms.
+pub fn chats_in(rooms: &[String]) -> usize {
+    rooms.iter().filter(|r| r.starts_with("c:")).count()
+}
+
+/// How many of a socket's rooms are presence subscriptions.
+pub fn presences_in(rooms: &[String]) -> usize {
+    rooms.iter().filter(|r| r.starts_with("p:")).count()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
