@@ -122,8 +122,8 @@ impl App {
 }
 
 impl AppState {
-    /// Starts the node's background tasks: the heartbeat in the registry and
-    /// the presence sweeper.
+    /// Starts the node's background tasks: the heartbeat in the registry,
+    /// the presence sweeper, the ring-timeout sweeper and the webhook worker.
     pub fn start_background(&self) {
         let app = self.clone();
         let every = self.config.redis.heartbeat_interval;
