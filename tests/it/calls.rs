@@ -10,6 +10,14 @@ fn offer() -> Value {
     json!({"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"})
 }
 
+/// `call:initiate` with `to` (callee or chat, media) and the test offer;
+/// returns the call id.
+async fn initiate(c: &mut crate::common::sio::SioClient, mut to: Value) -> String {
+    to["offer"] = offer();
+    let r = ok(c, "call:initiate", to).await;
+    r["callId"].as_str().unwrap().to_string()
+}
+
 /// alice on `nodes[0]` calls bob, whose two devices sit on `nodes[1]` and
 /// `nodes[2]`; one device answers, ICE flows both ways, alice hangs up.
 async fn full_call(nodes: &[TestNode]) {
@@ -21,13 +29,7 @@ async fn full_call(nodes: &[TestNode]) {
     let mut carol = n(1).connect(&c).await;
     group(&mut alice, &[&b], &mut [&mut phone, &mut laptop]).await;
 
-    let r = ok(
-        &mut alice,
-        "call:initiate",
-        json!({"calleeId": b, "media": "video", "offer": offer()}),
-    )
-    .await;
-    let id = r["callId"].as_str().unwrap().to_string();
+    let id = initiate(&mut alice, json!({"calleeId": b, "media": "video"})).await;
     for dev in [&mut phone, &mut laptop] {
         let inc = dev.wait_for("call:incoming", T).await;
         assert_eq!(inc["callId"], id.as_str());
@@ -143,13 +145,7 @@ async fn ring_timeout_ends_the_call_and_leaves_a_missed_call_notification() {
     group(&mut alice, &[&b], &mut [&mut bob]).await;
     bob.disconnect().await;
     // bob is offline: nobody answers (ring time is 2 s in tests).
-    let r = ok(
-        &mut alice,
-        "call:initiate",
-        json!({"calleeId": b, "media": "audio", "offer": offer()}),
-    )
-    .await;
-    let id = r["callId"].as_str().unwrap().to_string();
+    let id = initiate(&mut alice, json!({"calleeId": b, "media": "audio"})).await;
     let end = alice.wait_for("call:end", T).await;
     assert_eq!(end, json!({"callId": id, "reason": "timeout"}));
     alice.expect_none("call:end", QUIET).await;
@@ -176,12 +172,7 @@ async fn the_ring_timeout_fires_when_the_callers_node_died() {
     let mut bob = nodes[0].connect(&b).await;
     let mut alice = nodes[1].connect(&a).await;
     group(&mut alice, &[&b], &mut [&mut bob]).await;
-    ok(
-        &mut alice,
-        "call:initiate",
-        json!({"calleeId": b, "media": "audio", "offer": offer()}),
-    )
-    .await;
+    initiate(&mut alice, json!({"calleeId": b, "media": "audio"})).await;
     bob.wait_for("call:incoming", T).await;
     nodes.pop().unwrap().kill();
     let end = bob.wait_for("call:end", T).await;
@@ -208,13 +199,7 @@ async fn a_group_call_rings_every_member() {
     let mut bob = nodes[1].connect(&b).await;
     let mut carol = nodes[2].connect(&c).await;
     let chat = group(&mut alice, &[&b, &c], &mut [&mut bob, &mut carol]).await;
-    let r = ok(
-        &mut alice,
-        "call:initiate",
-        json!({"chatId": chat, "media": "audio", "offer": offer()}),
-    )
-    .await;
-    let id = r["callId"].as_str().unwrap().to_string();
+    let id = initiate(&mut alice, json!({"chatId": chat, "media": "audio"})).await;
     for m in [&mut bob, &mut carol] {
         assert_eq!(
             m.wait_for("call:incoming", T).await["chatId"],
@@ -312,13 +297,7 @@ async fn bad_call_requests_are_refused() {
         "INVALID_PAYLOAD"
     );
     // The caller hanging up while it rings: the callee is told, and missed it.
-    let r = ok(
-        &mut alice,
-        "call:initiate",
-        json!({"calleeId": b, "media": "audio", "offer": offer()}),
-    )
-    .await;
-    let id = r["callId"].as_str().unwrap().to_string();
+    let id = initiate(&mut alice, json!({"calleeId": b, "media": "audio"})).await;
     bob.wait_for("call:incoming", T).await;
     assert_eq!(
         code(
