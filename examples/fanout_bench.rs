@@ -59,7 +59,7 @@ async fn main() {
     for m in 0..members {
         let token = sio::mint_hs256(
             SECRET,
-            json!({"sub": format!("user{m}"), "exp": switchboard::auth::now_secs() + 3600}),
+            json!({"sub": format!("user{m}"), "exp": switchboard::time::now_secs() + 3600}),
         );
         let mut c = SioClient::connect(
             &urls[m % nodes],

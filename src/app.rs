@@ -9,10 +9,13 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use tokio::sync::mpsc;
+
 use crate::auth::Verifier;
 use crate::config::{Config, Mode};
-use crate::realtime::fanout::Fanout;
-use crate::store::{StoreError, Stores};
+use crate::fanout::Fanout;
+use crate::messages::Message;
+use crate::store::{error::StoreError, Stores};
 
 pub struct App {
     pub config: Config,
@@ -26,6 +29,8 @@ pub struct App {
     background: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
     /// Wakes the webhook worker when a delivery is queued on this node.
     webhook_notify: tokio::sync::Notify,
+    /// The after-store hook.
+    pub hooks: Hooks,
 }
 
 /// The shared handle to the [`App`].
@@ -78,6 +83,7 @@ impl App {
             draining: AtomicBool::new(false),
             background: Default::default(),
             webhook_notify: tokio::sync::Notify::new(),
+            hooks: Hooks::new(),
         })
     }
 
@@ -121,61 +127,12 @@ impl App {
     }
 }
 
-impl AppState {
-    /// Starts the node's background tasks: the heartbeat in the registry,
-    /// the presence sweeper, the ring-timeout sweeper and the webhook worker.
-    pub fn start_background(&self) {
-        let app = self.clone();
-        let every = self.config.redis.heartbeat_interval;
-        let ttl = self.config.redis.node_ttl;
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            let mut first = true;
-            loop {
-                tick.tick().await;
-                match app.stores.cluster.heartbeat(&app.node_id, ttl).await {
-                    Ok(true) if !first => app.reregister().await,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-                }
-                first = false;
-            }
-        });
-        let sweeper = tokio::spawn(crate::presence::sweeper(self.clone()));
-        let rings = tokio::spawn(crate::calls::sweeper(self.clone()));
-        let webhooks = tokio::spawn(crate::webhooks::worker::run(self.clone()));
-        self.background.lock().extend([
-            task.abort_handle(),
-            sweeper.abort_handle(),
-            rings.abort_handle(),
-            webhooks.abort_handle(),
-        ]);
-    }
-
-    /// After a heartbeat gap long enough for other nodes to reap this one:
-    /// put this node's live connections back into the registry.
-    async fn reregister(&self) {
-        let conns = self.fanout().local_conns();
-        tracing::warn!(
-            connections = conns.len(),
-            "this node was reaped as dead; re-registering its connections"
-        );
-        for conn in conns {
-            match self
-                .stores
-                .cluster
-                .add_session(&conn.session(&self.node_id))
-                .await
-            {
-                Ok(Some(p)) => crate::presence::announce(self, &p).await,
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "could not re-register a session"),
-            }
-        }
-    }
-}
-
 impl App {
+    /// Keeps a background task's handle, to stop it with the others.
+    pub fn track_background(&self, task: tokio::task::AbortHandle) {
+        self.background.lock().push(task);
+    }
+
     /// Stops the background tasks (shutdown, or a simulated crash in tests).
     pub fn kill_background(&self) {
         for task in self.background.lock().drain(..) {
@@ -184,18 +141,75 @@ impl App {
     }
 }
 
-/// Runs `f` every `period`, forever (a late run delays the next one rather
-/// than bunching up).
-pub async fn every<F, Fut>(period: std::time::Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        f().await;
+/// Work that follows a stored message (notifications, webhooks, and later
+/// traces and metrics), registered at start-up by `background.rs`.
+#[async_trait::async_trait]
+pub trait MessageListener: Send + Sync + 'static {
+    /// Whether this message concerns the listener at all (cheap, no I/O):
+    /// a message nobody wants is not queued.
+    fn wants(&self, app: &App, m: &Message) -> bool;
+    /// Handles one stored message, on a hook worker.
+    async fn on_stored(&self, app: &AppState, m: &Message);
+}
+
+/// The after-store hook: `messages::service::send` publishes every stored
+/// message here; a fixed number of workers ([`HOOK_WORKERS`]) drain a
+/// bounded queue ([`HOOK_QUEUE`]) and hand each message to every listener
+/// that wants it.
+pub struct Hooks {
+    listeners: OnceLock<Vec<Arc<dyn MessageListener>>>,
+    tx: mpsc::Sender<Message>,
+    rx: parking_lot::Mutex<Option<mpsc::Receiver<Message>>>,
+}
+
+/// Stored messages waiting for the listeners, per node.
+pub const HOOK_QUEUE: usize = 8192;
+/// Workers draining the after-store queue, per node.
+pub const HOOK_WORKERS: usize = 4;
+
+impl Hooks {
+    fn new() -> Self {
+        let (tx, rx) = mpsc::channel(HOOK_QUEUE);
+        Self {
+            listeners: OnceLock::new(),
+            tx,
+            rx: parking_lot::Mutex::new(Some(rx)),
+        }
+    }
+
+    /// Sets the listeners (once, at start-up) and hands out the queue for
+    /// the workers; `None` when already done.
+    pub fn register(
+        &self,
+        listeners: Vec<Arc<dyn MessageListener>>,
+    ) -> Option<mpsc::Receiver<Message>> {
+        self.listeners.set(listeners).ok()?;
+        self.rx.lock().take()
+    }
+
+    pub fn listeners(&self) -> &[Arc<dyn MessageListener>] {
+        self.listeners.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// Queues a stored message for the listeners that want it. Never waits:
+    /// when the queue is full (listeners slower than messages arrive), the
+    /// message waits for a slot in a task of its own, so nothing is dropped
+    /// and a listener that itself stores messages (bot replies) cannot
+    /// deadlock the workers.
+    pub fn message_stored(&self, app: &App, m: &Message) {
+        if !self.listeners().iter().any(|l| l.wants(app, m)) {
+            return;
+        }
+        match self.tx.try_send(m.clone()) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(m).await;
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
     }
 }
 

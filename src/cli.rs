@@ -35,7 +35,7 @@ pub fn command() -> Command {
              With no configuration at all, a development node starts on port 3000\n\
              with an in-memory store and a generated JWT secret.",
         );
-    for v in VARS {
+    for v in VARS.iter() {
         let mut arg = Arg::new(v.env)
             .long(Box::leak(v.flag().into_boxed_str()) as &'static str)
             .env(v.env)
@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn help_lists_every_variable_and_flag() {
         let help = command().render_long_help().to_string();
-        for v in VARS {
+        for v in VARS.iter() {
             assert!(help.contains(v.env), "--help lacks {}", v.env);
             assert!(
                 help.contains(&format!("--{}", v.flag())),

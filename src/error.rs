@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 
 /// The closed list of error codes a client can receive (PROTOCOL §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -206,15 +206,6 @@ impl From<crate::calls::CallError> for AppError {
             E::Chat(c) => c.into(),
             E::Store(s) => s.into(),
         }
-    }
-}
-
-/// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
-impl axum::response::IntoResponse for AppError {
-    fn into_response(self) -> axum::response::Response {
-        let status = axum::http::StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(serde_json::json!({ "error": self }))).into_response()
     }
 }
 

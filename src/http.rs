@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::auth::{mint_hs256, now_secs, MintClaims};
+use crate::auth::TokenBuilder;
 use crate::error::AppError;
 
 /// Liveness: the process serves.
@@ -72,18 +72,10 @@ async fn dev_token(
         .dev_secret
         .as_deref()
         .ok_or_else(|| AppError::not_found("not found"))?;
-    crate::chat::validate_user_id(&q.sub).map_err(AppError::from)?;
-    let token = mint_hs256(
-        secret,
-        &MintClaims {
-            sub: &q.sub,
-            exp: now_secs() + 86_400,
-            device: q.device.as_deref(),
-            name: q.name.as_deref(),
-            role: None,
-            aud: None,
-            iss: None,
-        },
-    );
+    crate::chat::service::validate_user_id(&q.sub).map_err(AppError::from)?;
+    let token = TokenBuilder::new(&q.sub)
+        .device(q.device.as_deref())
+        .name(q.name.as_deref())
+        .sign_hs256(secret);
     Ok(Json(json!({ "token": token, "userId": q.sub })))
 }

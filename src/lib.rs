@@ -17,6 +17,7 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod background;
 pub mod cache;
 pub mod calls;
 pub mod channels;
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod fanout;
 pub mod http;
 pub mod inbox;
 pub mod messages;
@@ -33,11 +35,15 @@ pub mod presence;
 pub mod rate_limit;
 pub mod reactions;
 pub mod realtime;
+pub mod rooms;
 pub mod security;
 pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+/// Test support (a real redis-server per test): only in test builds and
+/// with the `testing` feature, never in the release binary.
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing;
 pub mod time;

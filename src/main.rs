@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use switchboard::auth::{mint_hs256, now_secs, MintClaims};
+use switchboard::auth::TokenBuilder;
 use switchboard::cli::{self, Invocation};
 use switchboard::config::{env_example, Config};
 
@@ -27,18 +27,14 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
-            let token = mint_hs256(
-                secret,
-                &MintClaims {
-                    sub: &sub,
-                    exp: now_secs() + ttl_secs,
-                    device: device.as_deref(),
-                    name: name.as_deref(),
-                    role: role.as_deref(),
-                    aud: values.get("SB_JWT_AUDIENCE").map(|s| s.as_str()),
-                    iss: values.get("SB_JWT_ISSUER").map(|s| s.as_str()),
-                },
-            );
+            let token = TokenBuilder::new(&sub)
+                .ttl_secs(ttl_secs)
+                .device(device.as_deref())
+                .name(name.as_deref())
+                .role(role.as_deref())
+                .audience(values.get("SB_JWT_AUDIENCE").map(|s| s.as_str()))
+                .issuer(values.get("SB_JWT_ISSUER").map(|s| s.as_str()))
+                .sign_hs256(secret);
             println!("{token}");
             return ExitCode::SUCCESS;
         }

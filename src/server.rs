@@ -213,7 +213,7 @@ async fn build(config: Config, boot: Arc<Boot>) {
         }
     };
     let router = socket_layer;
-    app.start_background();
+    crate::background::start(&app);
     let _ = boot.app.set(app.clone());
     let _ = boot.router.set(router);
     if let Some(secret) = &app.dev_secret {

@@ -49,21 +49,7 @@ pub async fn drain(app: Option<&AppState>) {
 
 /// Development mode: say how to get a token.
 pub fn print_dev_banner(app: &AppState, secret: &str) {
-    use crate::auth::{mint_hs256, now_secs, MintClaims};
-    let token = |sub: &str| {
-        mint_hs256(
-            secret,
-            &MintClaims {
-                sub,
-                exp: now_secs() + 86_400,
-                device: None,
-                name: None,
-                role: None,
-                aud: None,
-                iss: None,
-            },
-        )
-    };
+    let token = |sub: &str| crate::auth::TokenBuilder::new(sub).sign_hs256(secret);
     let port = app.config.server.port;
     println!(
         "\n  Switchboard is running in development mode (in-memory store, generated JWT secret).\n\

@@ -1,4 +1,5 @@
-//! Time in the protocol's formats: RFC 3339 UTC strings and epoch millis.
+//! Time in the protocol's formats: RFC 3339 UTC strings, epoch millis and
+//! epoch seconds. The bottom layer: imports nothing of the crate.
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -6,6 +7,11 @@ use time::OffsetDateTime;
 /// Now, as an RFC 3339 UTC string with millisecond precision.
 pub fn now_rfc3339() -> String {
     rfc3339_from_ms(now_ms())
+}
+
+/// Seconds since the epoch (JWT `exp`, `iat`).
+pub fn now_secs() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Milliseconds since the epoch.
@@ -21,6 +27,21 @@ pub fn rfc3339_from_ms(ms: i64) -> String {
         .replace_nanosecond((ms.rem_euclid(1000) as u32) * 1_000_000)
         .unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Runs `f` every `period`, forever (a late run delays the next one rather
+/// than bunching up).
+pub async fn every<F, Fut>(period: std::time::Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        f().await;
+    }
 }
 
 #[cfg(test)]

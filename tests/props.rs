@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use switchboard::realtime::dispatch::parse;
+use switchboard::realtime::cx::parse;
 
 /// Any JSON value, a few levels deep, with hostile strings.
 fn json() -> impl Strategy<Value = Value> {
@@ -61,14 +61,14 @@ proptest! {
     fn every_request_type_decodes_or_refuses(v in json()) {
         use switchboard::{calls, chat, messages, presence, reactions};
         decodes!(v,
-            chat::CreateChat, messages::SendMessage, messages::Receipt,
-            messages::HistoryRequest, messages::SyncRequest, presence::Update,
-            presence::Users, calls::Initiate, calls::Answer, calls::Hangup,
-            calls::Candidate, reactions::ReactionRef);
+            chat::service::CreateChat, messages::validate::SendMessage, messages::service::Receipt,
+            messages::service::HistoryRequest, messages::service::SyncRequest, presence::Update,
+            presence::Users, calls::service::Initiate, calls::service::Answer, calls::service::Hangup,
+            calls::service::Candidate, reactions::ReactionRef);
         // A decoded message is validated without panicking.
-        if let Ok(m) = parse::<messages::SendMessage>(v.clone()) {
+        if let Ok(m) = parse::<messages::validate::SendMessage>(v.clone()) {
             let cfg = switchboard::config::Config::defaults().messages;
-            if messages::validate(&m, &cfg).is_ok() {
+            if messages::validate::validate(&m, &cfg).is_ok() {
                 prop_assert!(m.content.len() <= cfg.max_content_bytes);
             }
         }
@@ -85,7 +85,7 @@ proptest! {
     #[test]
     fn raw_bytes_never_panic_the_json_layer(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-            let _ = parse::<switchboard::messages::SendMessage>(v);
+            let _ = parse::<switchboard::messages::validate::SendMessage>(v);
         }
     }
 
@@ -109,8 +109,8 @@ proptest! {
 
     #[test]
     fn identifiers_are_validated_without_panics(s in ".{0,300}") {
-        let _ = switchboard::chat::validate_chat_id(&s);
-        let _ = switchboard::chat::validate_user_id(&s);
+        let _ = switchboard::chat::service::validate_chat_id(&s);
+        let _ = switchboard::chat::service::validate_user_id(&s);
         let _ = switchboard::channels::validate_channel(&s);
         let _ = switchboard::inbox::validate_event(&s);
         let _ = switchboard::channels::parse_rules(&s);

@@ -7,19 +7,19 @@ use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::api::ApiJson;
+use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::realtime::rooms;
+use crate::rooms;
 
 type Api = Result<Json<Value>, AppError>;
 
 #[utoipa::path(get, path = "/admin/stats", tag = "admin",
     responses((status = 200, description = "`{ nodeId, draining, connections: { node, cluster }, nodes: [{ nodeId, connections }], queues }`"),
-        (status = 401, body = crate::api::ErrorBody)),
+        (status = 401, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn stats(State(app): State<AppState>) -> Api {
-    Ok(Json(super::stats(&app).await?))
+    Ok(Json(super::service::stats(&app).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -31,10 +31,10 @@ struct SessionsQuery {
 
 #[utoipa::path(get, path = "/admin/sessions", tag = "admin", params(SessionsQuery),
     responses((status = 200, description = "`{ sessions: [{ socketId, userId, deviceId, nodeId, since }] }`"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn sessions(State(app): State<AppState>, Query(q): Query<SessionsQuery>) -> Api {
-    crate::chat::validate_user_id(&q.user_id)?;
+    crate::chat::service::validate_user_id(&q.user_id)?;
     let sessions = app.stores.cluster.sessions_of(&q.user_id).await?;
     Ok(Json(json!({ "sessions": sessions })))
 }
@@ -42,10 +42,10 @@ async fn sessions(State(app): State<AppState>, Query(q): Query<SessionsQuery>) -
 #[utoipa::path(post, path = "/admin/users/{userId}/disconnect", tag = "admin",
     params(("userId" = String, Path)),
     responses((status = 200, description = "`{ sessions }`: how many connections were registered"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn disconnect(State(app): State<AppState>, Path(user): Path<String>) -> Api {
-    crate::chat::validate_user_id(&user)?;
+    crate::chat::service::validate_user_id(&user)?;
     let n = app.stores.cluster.sessions_of(&user).await?.len();
     app.fanout().disconnect_user(&user).await;
     Ok(Json(json!({ "sessions": n })))
@@ -69,22 +69,22 @@ pub struct Broadcast {
 
 #[utoipa::path(post, path = "/admin/broadcast", tag = "admin", request_body = Broadcast,
     responses((status = 200, description = "`{}`: emitted on every node"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 413, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 413, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn broadcast(State(app): State<AppState>, ApiJson(req): ApiJson<Broadcast>) -> Api {
     crate::inbox::validate_event(&req.event)?;
-    if crate::messages::json_len(&req.data) > app.config.messages.max_content_bytes {
+    if crate::messages::validate::json_len(&req.data) > app.config.messages.max_content_bytes {
         return Err(AppError::too_large("data is too large"));
     }
     let room = match (&req.chat_id, &req.user_id, &req.channel) {
         (None, None, None) => None,
         (Some(c), None, None) => {
-            crate::chat::validate_chat_id(c)?;
+            crate::chat::service::validate_chat_id(c)?;
             Some(rooms::chat(c))
         }
         (None, Some(u), None) => {
-            crate::chat::validate_user_id(u)?;
+            crate::chat::service::validate_user_id(u)?;
             Some(rooms::user(u))
         }
         (None, None, Some(t)) => {

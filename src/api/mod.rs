@@ -3,105 +3,21 @@
 //! document built from the same handler annotations as the router.
 //!
 //! Each domain owns its routes (`<domain>/routes.rs`); this module joins
-//! them. `POST /api/v1/webhooks/inbound` is authenticated by its HMAC
+//! them. What the routes share (the JSON extractor, the key checks, the
+//! error body) is in `extract.rs`, so routes never import this file. `POST /api/v1/webhooks/inbound` is authenticated by its HMAC
 //! signature instead of the integration key (PROTOCOL §12).
 
-use axum::extract::{FromRequest, Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+pub mod extract;
+
+use axum::middleware;
 use axum::Router;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
-use crate::error::{AppError, ErrorCode};
-
-/// A JSON body whose rejections (malformed, wrong type, too large) answer
-/// with the error envelope.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Err(AppError::too_large("the request body is too large"))
-                } else {
-                    Err(AppError::invalid(rejection.body_text()))
-                }
-            }
-        }
-    }
-}
-
-/// Constant-time comparison of a presented key with the configured one
-/// (hashed first, so that the lengths do not leak either).
-pub fn key_matches(presented: &str, configured: &str) -> bool {
-    let a = Sha256::digest(presented.as_bytes());
-    let b = Sha256::digest(configured.as_bytes());
-    a.ct_eq(&b).into()
-}
-
-fn bearer(req: &Request) -> Option<&str> {
-    req.headers()
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-async fn check_key(
-    configured: Option<&str>,
-    what: &str,
-    req: Request,
-    next: Next,
-) -> Result<Response, AppError> {
-    let Some(key) = configured else {
-        return Err(AppError::new(
-            ErrorCode::Unauthorized,
-            format!("the {what} key is not configured on this server"),
-        ));
-    };
-    match bearer(&req) {
-        Some(given) if key_matches(given, key) => Ok(next.run(req).await),
-        Some(_) => Err(AppError::new(
-            ErrorCode::Unauthorized,
-            format!("wrong {what} key"),
-        )),
-        None => Err(AppError::new(
-            ErrorCode::Unauthorized,
-            format!("send the {what} key as Authorization: Bearer <key>"),
-        )),
-    }
-}
-
-async fn require_api_key(
-    State(app): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, AppError> {
-    check_key(app.config.api.api_key.as_deref(), "integration", req, next).await
-}
-
-async fn require_admin_key(
-    State(app): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, AppError> {
-    check_key(app.config.api.admin_key.as_deref(), "admin", req, next).await
-}
+use crate::error::AppError;
+use extract::{require_admin_key, require_api_key, ErrorBody};
 
 /// Unknown paths under the API prefixes.
 async fn no_route() -> AppError {
@@ -135,15 +51,6 @@ Errors are `{ error: { code, message } }` with the matching HTTP status."
     components(schemas(ErrorBody))
 )]
 struct ApiDoc;
-
-/// The error envelope, for the document.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    /// `{ code, message }`
-    #[schema(value_type = Object)]
-    error: (),
-}
 
 /// The keyed API routes and their OpenAPI document.
 fn parts(app: &AppState) -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
@@ -198,9 +105,4 @@ pub fn routes(app: AppState) -> Router {
         .route("/admin/{*rest}", axum::routing::any(no_route))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(app)
-}
-
-/// For handlers: `201 Created` with a JSON body.
-pub fn created(body: serde_json::Value) -> Response {
-    (axum::http::StatusCode::CREATED, axum::Json(body)).into_response()
 }

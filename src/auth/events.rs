@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::error::{AppError, ErrorCode};
+use crate::fanout::SocketOps;
 use crate::realtime::conn::Conn;
-use crate::realtime::dispatch::{parse, Cx};
-use crate::realtime::fanout::SocketOps;
+use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
 
 fn at(exp_secs: i64) -> String {

@@ -11,8 +11,6 @@ pub mod connect;
 pub mod events;
 mod jwks;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use jsonwebtoken::{
     decode, decode_header, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header,
     Validation,
@@ -93,12 +91,67 @@ pub fn mint_hs256(secret: &str, claims: &MintClaims<'_>) -> String {
     .expect("HS256 signing cannot fail")
 }
 
-/// Seconds since the epoch.
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+/// Builds and signs an HS256 token: the one place the `token` subcommand,
+/// the development banner and `/dev/token` mint tokens.
+#[derive(Debug)]
+pub struct TokenBuilder<'a> {
+    claims: MintClaims<'a>,
+}
+
+impl<'a> TokenBuilder<'a> {
+    /// A token for `sub`, valid for 24 hours unless [`Self::ttl_secs`] says
+    /// otherwise.
+    pub fn new(sub: &'a str) -> Self {
+        Self {
+            claims: MintClaims {
+                sub,
+                exp: crate::time::now_secs() + 86_400,
+                device: None,
+                name: None,
+                role: None,
+                aud: None,
+                iss: None,
+            },
+        }
+    }
+
+    /// Valid for `secs` from now.
+    pub fn ttl_secs(mut self, secs: i64) -> Self {
+        self.claims.exp = crate::time::now_secs() + secs;
+        self
+    }
+
+    pub fn device(mut self, device: Option<&'a str>) -> Self {
+        self.claims.device = device;
+        self
+    }
+
+    pub fn name(mut self, name: Option<&'a str>) -> Self {
+        self.claims.name = name;
+        self
+    }
+
+    pub fn role(mut self, role: Option<&'a str>) -> Self {
+        self.claims.role = role;
+        self
+    }
+
+    /// The `aud` claim (an empty value is left out).
+    pub fn audience(mut self, aud: Option<&'a str>) -> Self {
+        self.claims.aud = aud.filter(|a| !a.is_empty());
+        self
+    }
+
+    /// The `iss` claim (an empty value is left out).
+    pub fn issuer(mut self, iss: Option<&'a str>) -> Self {
+        self.claims.iss = iss.filter(|i| !i.is_empty());
+        self
+    }
+
+    /// Signs with an HS256 secret.
+    pub fn sign_hs256(&self, secret: &str) -> String {
+        mint_hs256(secret, &self.claims)
+    }
 }
 
 /// Longest accepted token and user id: anything longer is refused unparsed.

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::AuthConfig;
+use crate::time::now_secs;
 
 const SECRET: &str = "test-secret-0123456789abcdef0123456789";
 const RSA_PRIVATE: &str = include_str!("../../tests/fixtures/rsa_private.pem");

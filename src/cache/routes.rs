@@ -7,13 +7,13 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::api::ApiJson;
+use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::error::AppError;
 
 #[utoipa::path(get, path = "/admin/cache/stats", tag = "admin",
     responses((status = 200, description = "`{ hits, misses, stale, entries }` across the cluster"),
-        (status = 401, body = crate::api::ErrorBody)),
+        (status = 401, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn stats(State(app): State<AppState>) -> Result<Json<Value>, AppError> {
     Ok(Json(json!(app.stores.cache.cache_stats().await?)))
@@ -31,7 +31,7 @@ pub struct Invalidate {
 
 #[utoipa::path(post, path = "/admin/cache/invalidate", tag = "admin", request_body = Invalidate,
     responses((status = 200, description = "`{ removed }`"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn invalidate(
     State(app): State<AppState>,

@@ -3,8 +3,8 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::Actor;
-use crate::realtime::dispatch::{parse, Cx};
+use super::service::Actor;
+use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
 
 fn actor(cx: &Cx) -> Actor<'_> {
@@ -15,31 +15,31 @@ fn actor(cx: &Cx) -> Actor<'_> {
 }
 
 pub async fn initiate(cx: &Cx, data: Value) -> HandlerResult {
-    let call = super::initiate(&cx.app, actor(cx), parse(data)?).await?;
+    let call = super::service::initiate(&cx.app, actor(cx), parse(data)?).await?;
     cx.conn.track_call(&call.id);
     Ok(json!({ "callId": call.id }))
 }
 
 pub async fn answer(cx: &Cx, data: Value) -> HandlerResult {
-    let req: super::Answer = parse(data)?;
+    let req: super::service::Answer = parse(data)?;
     let id = req.call_id.clone();
-    super::answer(&cx.app, actor(cx), req).await?;
+    super::service::answer(&cx.app, actor(cx), req).await?;
     cx.conn.track_call(&id);
     Ok(json!({}))
 }
 
 pub async fn reject(cx: &Cx, data: Value) -> HandlerResult {
-    super::reject(&cx.app, actor(cx), parse(data)?).await?;
+    super::service::reject(&cx.app, actor(cx), parse(data)?).await?;
     Ok(json!({}))
 }
 
 pub async fn end(cx: &Cx, data: Value) -> HandlerResult {
-    super::end(&cx.app, actor(cx), parse(data)?).await?;
+    super::service::end(&cx.app, actor(cx), parse(data)?).await?;
     Ok(json!({}))
 }
 
 pub async fn ice_candidate(cx: &Cx, data: Value) -> HandlerResult {
-    super::ice(&cx.app, actor(cx), parse(data)?).await?;
+    super::service::ice(&cx.app, actor(cx), parse(data)?).await?;
     Ok(json!({}))
 }
 
@@ -51,6 +51,6 @@ struct HistoryReq {
 
 pub async fn history(cx: &Cx, data: Value) -> HandlerResult {
     let req: HistoryReq = parse(data)?;
-    let calls = super::history(&cx.app, cx.user_id(), req.limit).await?;
+    let calls = super::service::history(&cx.app, cx.user_id(), req.limit).await?;
     Ok(json!({ "calls": calls }))
 }

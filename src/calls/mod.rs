@@ -25,9 +25,8 @@
 //! `switchboard_calls_ended_total`.
 
 pub mod events;
-mod service;
-
-pub use service::*;
+pub mod service;
+pub mod state;
 
 use std::time::Duration;
 
@@ -35,7 +34,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::chat::ChatError;
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -6,10 +6,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::state;
 use super::{Call, CallError, CallState, HistoryEntry, Leg, LegState, Media};
 use crate::app::App;
 use crate::notifications::{self, Kind};
-use crate::realtime::rooms;
+use crate::rooms;
 
 /// Most callees rung by one call into a group chat.
 pub const MAX_GROUP_CALLEES: usize = 32;
@@ -69,7 +70,7 @@ fn size_ok(v: &Value, max: usize, what: &str) -> Result<(), CallError> {
     if v.is_null() {
         return Err(CallError::Invalid(format!("{what} is required")));
     }
-    if crate::messages::json_len(v) > max {
+    if crate::messages::validate::json_len(v) > max {
         return Err(CallError::TooLarge(format!(
             "{what} is larger than {max} bytes"
         )));
@@ -143,17 +144,19 @@ pub async fn initiate(app: &App, by: Actor<'_>, req: Initiate) -> Result<Call, C
     size_ok(&req.offer, MAX_SDP_BYTES, "offer")?;
     let callees: Vec<String> = match (&req.callee_id, &req.chat_id) {
         (Some(callee), None) => {
-            crate::chat::validate_user_id(callee)?;
+            crate::chat::service::validate_user_id(callee)?;
             if callee == by.user {
                 return Err(CallError::Invalid("you cannot call yourself".into()));
             }
-            if !crate::chat::share_chat(app, by.user, std::slice::from_ref(callee)).await?[0] {
+            if !crate::chat::service::share_chat(app, by.user, std::slice::from_ref(callee)).await?
+                [0]
+            {
                 return Err(CallError::NotContact);
             }
             vec![callee.clone()]
         }
         (None, Some(chat_id)) => {
-            let chat = crate::chat::member_chat(app, by.user, chat_id).await?;
+            let chat = crate::chat::service::member_chat(app, by.user, chat_id).await?;
             let others: Vec<String> = chat.members.into_iter().filter(|m| m != by.user).collect();
             if others.is_empty() {
                 return Err(CallError::Invalid("nobody else is in this chat".into()));
@@ -228,25 +231,7 @@ pub async fn initiate(app: &App, by: Actor<'_>, req: Initiate) -> Result<Call, C
 pub async fn answer(app: &App, by: Actor<'_>, req: Answer) -> Result<(), CallError> {
     size_ok(&req.answer, MAX_SDP_BYTES, "answer")?;
     let (_, call, ()) = transition(app, &req.call_id, None, |c| {
-        let leg = c.leg_mut(by.user).ok_or(CallError::NotParticipant)?;
-        match leg.state {
-            LegState::Ringing => {}
-            LegState::Joined => return Err(CallError::Conflict("already answered")),
-            _ => {
-                return Err(CallError::Conflict(
-                    "this call is no longer ringing for you",
-                ))
-            }
-        }
-        if c.state == CallState::Ended {
-            return Err(CallError::Conflict("the call has ended"));
-        }
-        let leg = c.leg_mut(by.user).expect("checked");
-        leg.state = LegState::Joined;
-        leg.socket_id = Some(by.socket.to_string());
-        c.state = CallState::Active;
-        c.answered_ms.get_or_insert_with(crate::time::now_ms);
-        Ok(())
+        state::answer(c, by.user, by.socket, crate::time::now_ms())
     })
     .await?;
     to(
@@ -285,16 +270,7 @@ async fn reject_from(
 ) -> Result<(), CallError> {
     let why = reason(req.reason, "rejected")?;
     let (before, call, ()) = transition(app, &req.call_id, loaded, |c| {
-        let ended = c.state == CallState::Ended;
-        let leg = c.leg_mut(by.user).ok_or(CallError::NotParticipant)?;
-        if leg.state != LegState::Ringing || ended {
-            return Err(CallError::Conflict("this call is not ringing for you"));
-        }
-        leg.state = LegState::Rejected;
-        if !c.anyone_left() {
-            end_now(c, "rejected");
-        }
-        Ok(())
+        state::reject(c, by.user, crate::time::now_ms())
     })
     .await?;
     to(
@@ -307,19 +283,6 @@ async fn reject_from(
     stop_other_devices(app, by, &call.id, "rejected-elsewhere").await;
     after_change(app, &before, &call, None).await;
     Ok(())
-}
-
-fn end_now(c: &mut Call, why: &str) {
-    c.state = CallState::Ended;
-    c.ended_ms = Some(crate::time::now_ms());
-    c.end_reason = Some(why.to_string());
-    for leg in &mut c.legs {
-        leg.state = match leg.state {
-            LegState::Ringing => LegState::Missed,
-            LegState::Joined => LegState::Left,
-            s => s,
-        };
-    }
 }
 
 /// `call:end`: the caller ends the call for everybody; a callee in the call
@@ -340,26 +303,7 @@ pub async fn end(app: &App, by: Actor<'_>, req: Hangup) -> Result<(), CallError>
     }
     let why = reason(req.reason, "ended")?;
     let (before, after, ()) = transition(app, &req.call_id, Some(call), |c| {
-        if c.state == CallState::Ended {
-            return Ok(()); // ending twice is harmless
-        }
-        if c.caller_id == by.user {
-            let why = if c.state == CallState::Ringing && why == "ended" {
-                "cancelled"
-            } else {
-                why.as_str()
-            };
-            end_now(c, why);
-        } else {
-            let leg = c.leg_mut(by.user).ok_or(CallError::NotParticipant)?;
-            if leg.state == LegState::Joined {
-                leg.state = LegState::Left;
-            }
-            if !c.anyone_left() {
-                end_now(c, &why);
-            }
-        }
-        Ok(())
+        state::end(c, by.user, &why, crate::time::now_ms())
     })
     .await?;
     after_change(app, &before, &after, Some((by.user, &why))).await;
@@ -416,7 +360,7 @@ async fn after_change(app: &App, before: &Call, after: &Call, by: Option<(&str, 
             None,
             json!({ "callId": after.id, "callerId": after.caller_id, "chatId": after.chat_id }),
         );
-        if let Err(e) = notifications::notify(app, &missed, &n).await {
+        if let Err(e) = notifications::service::notify(app, &missed, &n).await {
             tracing::warn!(error = %e, "missed-call notifications failed");
         }
     }
@@ -552,7 +496,7 @@ pub async fn on_disconnect(app: &App, user: &str, socket: &str, calls: Vec<Strin
 /// Runs forever on every node: rings that timed out end (`timeout`).
 pub async fn sweeper(app: crate::app::AppState) {
     let every = app.config.presence.sweep_interval;
-    crate::app::every(every, || sweep_once(&app, every * 5)).await;
+    crate::time::every(every, || sweep_once(&app, every * 5)).await;
 }
 
 /// Handles every due ring deadline once.
@@ -566,19 +510,7 @@ pub async fn sweep_once(app: &App, lease: Duration) {
     };
     for id in due {
         let r = transition(app, &id, None, |c| {
-            if c.state == CallState::Ended {
-                return Ok(());
-            }
-            let nobody = !c.legs.iter().any(|l| l.state == LegState::Joined);
-            if nobody {
-                end_now(c, "timeout");
-            } else {
-                for l in &mut c.legs {
-                    if l.state == LegState::Ringing {
-                        l.state = LegState::Missed;
-                    }
-                }
-            }
+            state::ring_timeout(c, crate::time::now_ms());
             Ok(())
         })
         .await;

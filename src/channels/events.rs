@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::realtime::dispatch::{parse, Cx};
+use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
-use crate::realtime::rooms;
+use crate::rooms;
 
 #[derive(Deserialize)]
 struct Sub {
@@ -20,7 +20,7 @@ struct Pub {
 
 pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Sub = parse(data)?;
-    super::check(&cx.app, &cx.conn.identity, &req.channel, false)?;
+    super::service::check(&cx.app, &cx.conn.identity, &req.channel, false)?;
     cx.socket.join(vec![rooms::channel(&req.channel)]);
     Ok(json!({}))
 }
@@ -34,7 +34,7 @@ pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn publish(cx: &Cx, data: Value) -> HandlerResult {
     let req: Pub = parse(data)?;
-    super::check(&cx.app, &cx.conn.identity, &req.channel, true)?;
-    super::publish(&cx.app, &req.channel, &req.data).await?;
+    super::service::check(&cx.app, &cx.conn.identity, &req.channel, true)?;
+    super::service::publish(&cx.app, &req.channel, &req.data).await?;
     Ok(json!({}))
 }

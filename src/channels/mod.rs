@@ -14,36 +14,12 @@
 
 pub mod events;
 pub mod routes;
+pub mod service;
 
-use serde_json::json;
-
-use crate::app::App;
 use crate::auth::Identity;
-
-/// Who may do something on a channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Who {
-    Any,
-    Role(String),
-    Server,
-    Nobody,
-}
+pub use crate::config::chat::{parse_rules, Rule, Who};
 
 impl Who {
-    fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "any" => Ok(Who::Any),
-            "server" => Ok(Who::Server),
-            "none" => Ok(Who::Nobody),
-            _ => match s.strip_prefix("role=") {
-                Some(r) if !r.is_empty() => Ok(Who::Role(r.to_string())),
-                _ => Err(format!(
-                    "unknown who {s:?}: expected any, role=NAME, server or none"
-                )),
-            },
-        }
-    }
-
     /// Whether a connected user (not the server) is allowed.
     pub fn allows(&self, who: &Identity) -> bool {
         match self {
@@ -52,35 +28,6 @@ impl Who {
             Who::Server | Who::Nobody => false,
         }
     }
-}
-
-/// One rule: channels starting with `prefix`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub prefix: String,
-    pub subscribe: Who,
-    pub publish: Who,
-}
-
-/// Parses `SB_CHANNELS`.
-pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
-    let mut rules = Vec::new();
-    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let fields: Vec<&str> = part.split_whitespace().collect();
-        let [pattern, sub, publ] = fields[..] else {
-            return Err(format!("channel rule {part:?}: expected `PREFIX* WHO WHO`"));
-        };
-        let prefix = pattern
-            .strip_suffix('*')
-            .ok_or_else(|| format!("channel rule {part:?}: the pattern must end with *"))?;
-        rules.push(Rule {
-            prefix: prefix.to_string(),
-            subscribe: Who::parse(sub)?,
-            publish: Who::parse(publ)?,
-        });
-    }
-    rules.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
-    Ok(rules)
 }
 
 /// The rule of a channel: the longest matching prefix.
@@ -108,60 +55,6 @@ pub fn validate_channel(name: &str) -> Result<(), ChannelError> {
     ok.then_some(()).ok_or_else(|| {
         ChannelError::Invalid("channel must be 1-200 characters of A-Z a-z 0-9 . _ : - @".into())
     })
-}
-
-/// May this user subscribe to / publish on `channel`?
-pub fn check(app: &App, who: &Identity, channel: &str, publish: bool) -> Result<(), ChannelError> {
-    validate_channel(channel)?;
-    let rule = rule_for(&app.config.channels.rules, channel).ok_or(ChannelError::Forbidden)?;
-    let allowed = if publish {
-        &rule.publish
-    } else {
-        &rule.subscribe
-    };
-    if allowed.allows(who) {
-        Ok(())
-    } else {
-        Err(ChannelError::Forbidden)
-    }
-}
-
-/// May the server (the HTTP API) publish on `channel`? Any channel a rule
-/// matches, unless its publishers are `none`.
-pub fn check_server(app: &App, channel: &str) -> Result<(), ChannelError> {
-    validate_channel(channel)?;
-    match rule_for(&app.config.channels.rules, channel) {
-        Some(rule) if rule.publish != Who::Nobody => Ok(()),
-        _ => Err(ChannelError::Forbidden),
-    }
-}
-
-/// Delivers `data` to the channel's subscribers on every node. Callers
-/// check permissions first (the server, via the HTTP API, needs none).
-pub async fn publish(
-    app: &App,
-    channel: &str,
-    data: &serde_json::Value,
-) -> Result<(), ChannelError> {
-    validate_channel(channel)?;
-    let size = crate::messages::json_len(data);
-    let max = app.config.messages.max_content_bytes;
-    if size > max {
-        return Err(ChannelError::TooLarge(format!(
-            "data is larger than {max} bytes"
-        )));
-    }
-    let msg =
-        json!({ "channel": channel, "data": data, "publishedAt": crate::time::now_rfc3339() });
-    app.fanout()
-        .emit(
-            vec![crate::realtime::rooms::channel(channel)],
-            vec![],
-            "channel:message",
-            &msg,
-        )
-        .await;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::api::ApiJson;
+use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::error::AppError;
 
@@ -21,16 +21,16 @@ pub struct Publish {
 #[utoipa::path(post, path = "/api/v1/channels/{channel}/publish", tag = "channels",
     params(("channel" = String, Path)), request_body = Publish,
     responses((status = 200, description = "`{}`: published on every node"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 403, body = crate::api::ErrorBody), (status = 413, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 403, body = crate::api::extract::ErrorBody), (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
 async fn publish(
     State(app): State<AppState>,
     Path(channel): Path<String>,
     ApiJson(req): ApiJson<Publish>,
 ) -> Result<Json<Value>, AppError> {
-    super::check_server(&app, &channel)?;
-    super::publish(&app, &channel, &req.data).await?;
+    super::service::check_server(&app, &channel)?;
+    super::service::publish(&app, &channel, &req.data).await?;
     Ok(Json(json!({})))
 }
 

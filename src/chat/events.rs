@@ -4,9 +4,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::AppError;
-use crate::realtime::dispatch::{parse, Cx};
+use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
-use crate::realtime::rooms;
+use crate::rooms;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,26 +28,29 @@ struct ChatIds {
 }
 
 pub async fn create(cx: &Cx, data: Value) -> HandlerResult {
-    let chat = super::create(&cx.app, cx.user_id(), parse(data)?).await?;
+    let chat = super::service::create(&cx.app, cx.user_id(), parse(data)?).await?;
     Ok(json!({ "chat": chat }))
 }
 
 pub async fn add_members(cx: &Cx, data: Value) -> HandlerResult {
     let req: Members = parse(data)?;
-    let chat = super::add_members(&cx.app, Some(cx.user_id()), &req.chat_id, &req.user_ids).await?;
+    let chat =
+        super::service::add_members(&cx.app, Some(cx.user_id()), &req.chat_id, &req.user_ids)
+            .await?;
     Ok(json!({ "chat": chat }))
 }
 
 pub async fn remove_members(cx: &Cx, data: Value) -> HandlerResult {
     let req: Members = parse(data)?;
     let chat =
-        super::remove_members(&cx.app, Some(cx.user_id()), &req.chat_id, &req.user_ids).await?;
+        super::service::remove_members(&cx.app, Some(cx.user_id()), &req.chat_id, &req.user_ids)
+            .await?;
     Ok(json!({ "chat": chat }))
 }
 
 pub async fn join(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    let chat = super::member_chat(&cx.app, cx.user_id(), &req.chat_id).await?;
+    let chat = super::service::member_chat(&cx.app, cx.user_id(), &req.chat_id).await?;
     room_budget(cx, 1)?;
     cx.socket.join(vec![rooms::chat(&chat.id)]);
     Ok(json!({ "chat": chat }))
@@ -55,7 +58,7 @@ pub async fn join(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn leave(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    super::validate_chat_id(&req.chat_id)?;
+    super::service::validate_chat_id(&req.chat_id)?;
     cx.socket.leave(vec![rooms::chat(&req.chat_id)]);
     Ok(json!({}))
 }
@@ -82,10 +85,12 @@ pub async fn join_multiple(cx: &Cx, data: Value) -> HandlerResult {
         )));
     }
     room_budget(cx, req.chat_ids.len())?;
-    let attempts = req
-        .chat_ids
-        .iter()
-        .map(|id| async move { (id, super::member_chat(&cx.app, cx.user_id(), id).await) });
+    let attempts = req.chat_ids.iter().map(|id| async move {
+        (
+            id,
+            super::service::member_chat(&cx.app, cx.user_id(), id).await,
+        )
+    });
     let mut joined = Vec::new();
     let mut failed = Vec::new();
     for (id, result) in futures::future::join_all(attempts).await {
@@ -105,7 +110,7 @@ pub async fn join_multiple(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn active_members(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    let users = super::active_members(&cx.app, cx.user_id(), &req.chat_id).await?;
+    let users = super::service::active_members(&cx.app, cx.user_id(), &req.chat_id).await?;
     let members: Vec<Value> = users
         .into_iter()
         .map(|u| json!({ "userId": u, "status": "online" }))
@@ -115,6 +120,6 @@ pub async fn active_members(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn list(cx: &Cx, data: Value) -> HandlerResult {
     let _: serde::de::IgnoredAny = parse(data)?;
-    let chats = super::list(&cx.app, cx.user_id()).await?;
+    let chats = super::service::list(&cx.app, cx.user_id()).await?;
     Ok(json!({ "chats": chats }))
 }

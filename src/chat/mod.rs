@@ -11,14 +11,12 @@
 
 pub mod events;
 pub mod routes;
-mod service;
-
-pub use service::*;
+pub mod service;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 /// `direct` | `group` | `channel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

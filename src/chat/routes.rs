@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::ChatKind;
-use crate::api::ApiJson;
+use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::error::AppError;
 
@@ -40,44 +40,44 @@ type Api = Result<Json<Value>, AppError>;
 #[utoipa::path(put, path = "/api/v1/chats/{chatId}", tag = "chats",
     params(("chatId" = String, Path)), request_body = PutChat,
     responses((status = 200, description = "`{ chat, created }`"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 413, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
 async fn put_chat(
     State(app): State<AppState>,
     Path(chat_id): Path<String>,
     ApiJson(req): ApiJson<PutChat>,
 ) -> Api {
-    let (chat, created) = super::put(&app, &chat_id, req).await?;
+    let (chat, created) = super::service::put(&app, &chat_id, req).await?;
     Ok(Json(json!({ "chat": chat, "created": created })))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/{chatId}/members", tag = "chats",
     params(("chatId" = String, Path)), request_body = AddMembers,
     responses((status = 200, description = "`{ chat }`"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 404, body = crate::api::ErrorBody), (status = 413, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 404, body = crate::api::extract::ErrorBody), (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
 async fn add_members(
     State(app): State<AppState>,
     Path(chat_id): Path<String>,
     ApiJson(req): ApiJson<AddMembers>,
 ) -> Api {
-    let chat = super::add_members(&app, None, &chat_id, &req.user_ids).await?;
+    let chat = super::service::add_members(&app, None, &chat_id, &req.user_ids).await?;
     Ok(Json(json!({ "chat": chat })))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{chatId}/members/{userId}", tag = "chats",
     params(("chatId" = String, Path), ("userId" = String, Path)),
     responses((status = 200, description = "`{ chat }`"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 404, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 404, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
 async fn remove_member(
     State(app): State<AppState>,
     Path((chat_id, user_id)): Path<(String, String)>,
 ) -> Api {
-    let chat = super::remove_members(&app, None, &chat_id, &[user_id]).await?;
+    let chat = super::service::remove_members(&app, None, &chat_id, &[user_id]).await?;
     Ok(Json(json!({ "chat": chat })))
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{Chat, ChatError, ChatKind, MembershipChange};
 use crate::app::App;
-use crate::realtime::rooms;
+use crate::rooms;
 
 /// Longest chat id, user id and title accepted.
 pub const MAX_ID_LEN: usize = 128;
@@ -150,7 +150,7 @@ pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, Cha
     fanout
         .emit(vec![room], vec![], "chat:updated", &json!({ "chat": chat }))
         .await;
-    crate::notifications::on_added(app, &chat, &chat.members, Some(actor)).await;
+    crate::notifications::service::on_added(app, &chat, &chat.members, Some(actor)).await;
     Ok(chat)
 }
 
@@ -220,7 +220,7 @@ pub async fn add_members(
         .await?
         .ok_or(ChatError::NotFound)?;
     announce(app, &change).await;
-    crate::notifications::on_added(app, &change.chat, &change.added, actor).await;
+    crate::notifications::service::on_added(app, &change.chat, &change.added, actor).await;
     Ok(change.chat)
 }
 
@@ -417,7 +417,7 @@ pub async fn put(
         chat: chat.clone(),
     };
     announce(app, &change).await;
-    crate::notifications::on_added(app, &chat, &change.added, None).await;
+    crate::notifications::service::on_added(app, &chat, &change.added, None).await;
     Ok((chat, before.is_none()))
 }
 

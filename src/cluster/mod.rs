@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use crate::presence::Presence;
-use crate::store::StoreResult;
+use crate::store::error::StoreResult;
 
 /// One live connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::api::ApiJson;
+use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::error::AppError;
 
@@ -30,15 +30,15 @@ pub struct UserEvent {
 #[utoipa::path(post, path = "/api/v1/users/{userId}/events", tag = "users",
     params(("userId" = String, Path)), request_body = UserEvent,
     responses((status = 202, description = "`{ outcome: live | queued | dropped }`"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 413, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
 async fn post_event(
     State(app): State<AppState>,
     Path(user): Path<String>,
     ApiJson(req): ApiJson<UserEvent>,
 ) -> Result<Response, AppError> {
-    let outcome = super::send(&app, &user, &req.event, req.data, req.persist).await?;
+    let outcome = super::service::send(&app, &user, &req.event, req.data, req.persist).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "outcome": outcome }))).into_response())
 }
 

@@ -3,21 +3,21 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Cursor, Origin};
+use super::{service::Origin, Cursor};
 use crate::chat::ChatError;
 use crate::error::AppError;
-use crate::realtime::dispatch::{parse, Cx};
+use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
 
 pub async fn new(cx: &Cx, data: Value) -> HandlerResult {
     let origin = Origin::Socket(cx.socket.as_ref());
-    let message = super::send(&cx.app, cx.user_id(), parse(data)?, origin).await?;
+    let message = super::service::send(&cx.app, cx.user_id(), parse(data)?, origin).await?;
     Ok(json!({ "message": message }))
 }
 
 pub async fn delivered(cx: &Cx, data: Value) -> HandlerResult {
     let origin = Origin::Socket(cx.socket.as_ref());
-    super::receipt(
+    super::service::receipt(
         &cx.app,
         cx.user_id(),
         parse(data)?,
@@ -30,7 +30,7 @@ pub async fn delivered(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn read(cx: &Cx, data: Value) -> HandlerResult {
     let origin = Origin::Socket(cx.socket.as_ref());
-    super::receipt(&cx.app, cx.user_id(), parse(data)?, Cursor::Read, origin).await?;
+    super::service::receipt(&cx.app, cx.user_id(), parse(data)?, Cursor::Read, origin).await?;
     Ok(json!({}))
 }
 
@@ -42,7 +42,7 @@ struct ChatRef {
 
 pub async fn typing(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    crate::chat::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
+    crate::chat::service::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
     let member = cx
         .app
         .stores
@@ -59,17 +59,17 @@ pub async fn typing(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn stop_typing(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    crate::chat::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
+    crate::chat::service::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
     super::typing::stop(&cx.app, &cx.conn, &req.chat_id).await;
     Ok(json!({}))
 }
 
 pub async fn history(cx: &Cx, data: Value) -> HandlerResult {
-    let page = super::history(&cx.app, cx.user_id(), parse(data)?).await?;
+    let page = super::service::history(&cx.app, cx.user_id(), parse(data)?).await?;
     Ok(json!({ "messages": page.messages, "hasMore": page.has_more }))
 }
 
 pub async fn sync(cx: &Cx, data: Value) -> HandlerResult {
-    let chats = super::sync(&cx.app, cx.user_id(), parse(data)?).await?;
+    let chats = super::service::sync(&cx.app, cx.user_id(), parse(data)?).await?;
     Ok(json!({ "chats": chats }))
 }

@@ -12,18 +12,15 @@
 
 pub mod events;
 pub mod routes;
-mod service;
+pub mod service;
 pub mod typing;
-mod validate;
-
-pub use service::*;
-pub use validate::*;
+pub mod validate;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::chat::ChatError;
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 /// `text` (default) | `image` | `video` | `audio` | `file` | `link`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -7,8 +7,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{MessageType, Origin, SendMessage};
-use crate::api::{created, ApiJson};
+use super::{service::Origin, validate::SendMessage, MessageType};
+use crate::api::extract::{created, ApiJson};
 use crate::app::AppState;
 use crate::error::AppError;
 
@@ -44,15 +44,15 @@ pub struct PostMessage {
     request_body = PostMessage,
     responses(
         (status = 201, description = "`{ message }`: stored and delivered"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 403, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody),
-        (status = 413, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 403, body = crate::api::extract::ErrorBody), (status = 404, body = crate::api::extract::ErrorBody),
+        (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
 async fn post_message(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<PostMessage>,
 ) -> Result<Response, AppError> {
-    crate::chat::validate_user_id(&req.sender_id)?;
+    crate::chat::service::validate_user_id(&req.sender_id)?;
     let send = SendMessage {
         chat_id: req.chat_id,
         content: req.content,
@@ -63,7 +63,7 @@ async fn post_message(
         client_id: req.client_id,
         encrypted: req.encrypted,
     };
-    let message = super::send(&app, &req.sender_id, send, Origin::Server).await?;
+    let message = super::service::send(&app, &req.sender_id, send, Origin::Server).await?;
     Ok(created(json!({ "message": message })))
 }
 

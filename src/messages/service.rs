@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Appended, Cursor, Message, MessageError, NewMessage, SendMessage};
+use super::{validate::SendMessage, Appended, Cursor, Message, MessageError, NewMessage};
 use crate::app::{App, AppState};
 use crate::chat::{self, ChatError};
-use crate::realtime::fanout::SocketOps;
-use crate::realtime::rooms;
+use crate::fanout::SocketOps;
+use crate::rooms;
 use crate::telemetry::metrics;
 
 /// Where a message comes from: a socket (which does not get its own
@@ -38,7 +38,7 @@ pub async fn send(
     req: SendMessage,
     origin: Origin<'_>,
 ) -> Result<Message, MessageError> {
-    super::validate(&req, &app.config.messages)?;
+    super::validate::validate(&req, &app.config.messages)?;
     let cfg = &app.config.messages;
     let now = crate::time::now_ms();
     let message = Message {
@@ -73,13 +73,7 @@ pub async fn send(
             origin
                 .emit(app, vec![room], "message:new", &json!({ "message": m }))
                 .await;
-            if m.reply_to.is_some() || m.content.contains('@') {
-                let (app, m) = (app.clone(), m.clone());
-                tokio::spawn(async move { crate::notifications::on_message(&app, &m).await });
-            }
-            if app.config.webhooks.url.is_some() {
-                crate::webhooks::spawn_on_message(app.clone(), m.clone());
-            }
+            app.hooks.message_stored(app, &m);
             Ok(m)
         }
         Appended::Duplicate(m) => Ok(m),
@@ -104,8 +98,8 @@ pub async fn receipt(
     cursor: Cursor,
     origin: Origin<'_>,
 ) -> Result<(), MessageError> {
-    chat::validate_chat_id(&req.chat_id)?;
-    if req.message_id.is_empty() || req.message_id.len() > super::MAX_REF_LEN {
+    chat::service::validate_chat_id(&req.chat_id)?;
+    if req.message_id.is_empty() || req.message_id.len() > super::validate::MAX_REF_LEN {
         return Err(MessageError::Invalid("messageId is not valid".into()));
     }
     let store = &app.stores.messages;
@@ -171,7 +165,7 @@ pub async fn history(
     if limit == 0 || limit > max {
         return Err(MessageError::Invalid(format!("limit must be 1-{max}")));
     }
-    chat::validate_chat_id(&req.chat_id)?;
+    chat::service::validate_chat_id(&req.chat_id)?;
     if !app.stores.chats.is_member(&req.chat_id, user).await? {
         return Err(ChatError::NotMember.into());
     }
@@ -231,7 +225,7 @@ pub async fn sync(
     let limit = app.config.messages.sync_max_messages;
     let one = |c: SyncCursor| async move {
         let result: Result<SyncResult, MessageError> = async {
-            chat::validate_chat_id(&c.chat_id)?;
+            chat::service::validate_chat_id(&c.chat_id)?;
             if !app.stores.chats.is_member(&c.chat_id, user).await? {
                 return Err(ChatError::NotMember.into());
             }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::app::{App, AppState};
 use crate::realtime::conn::Conn;
-use crate::realtime::rooms;
+use crate::rooms;
 
 async fn announce(app: &App, user: &str, chat_id: &str, event: &str) {
     app.fanout()

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{NotificationError, DEFAULT_PAGE, MAX_PAGE};
 use crate::error::AppError;
-use crate::realtime::dispatch::{parse, Cx};
+use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
 
 #[derive(Deserialize)]

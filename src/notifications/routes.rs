@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{Kind, Priority};
-use crate::api::{created, ApiJson};
+use crate::api::extract::{created, ApiJson};
 use crate::app::AppState;
 use crate::error::AppError;
 
@@ -44,14 +44,17 @@ pub struct PostNotification {
 #[utoipa::path(post, path = "/api/v1/notifications", tag = "notifications",
     request_body = PostNotification,
     responses((status = 201, description = "`{ notified }`: how many users"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 413, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
 async fn post_notification(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<PostNotification>,
 ) -> Result<Response, AppError> {
-    let users = crate::chat::validate_user_ids(&req.user_ids, app.config.chat.max_ids_per_request)?;
+    let users = crate::chat::service::validate_user_ids(
+        &req.user_ids,
+        app.config.chat.max_ids_per_request,
+    )?;
     if users.is_empty() {
         return Err(AppError::invalid("userIds must not be empty"));
     }
@@ -65,14 +68,14 @@ async fn post_notification(
         return Err(AppError::invalid("sound is too long"));
     }
     let data = req.data.unwrap_or(serde_json::Value::Null);
-    if crate::messages::json_len(&data) > app.config.messages.max_content_bytes {
+    if crate::messages::validate::json_len(&data) > app.config.messages.max_content_bytes {
         return Err(AppError::too_large("data is too large"));
     }
     let mut n = super::new(req.kind.unwrap_or(Kind::System), req.title, req.body, data);
     n.priority = req.priority;
     n.sound = req.sound;
     n.badge = req.badge;
-    super::notify(&app, &users, &n).await?;
+    super::service::notify(&app, &users, &n).await?;
     Ok(created(json!({ "notified": users.len() })))
 }
 

@@ -4,13 +4,13 @@ use serde_json::{json, Value};
 
 use super::{PresenceError, Update, Users};
 use crate::error::ErrorCode;
-use crate::realtime::dispatch::{parse, Cx};
+use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
-use crate::realtime::rooms;
+use crate::rooms;
 
 pub async fn update(cx: &Cx, data: Value) -> HandlerResult {
     let req: Update = parse(data)?;
-    let presence = super::update(&cx.app, cx.user_id(), req).await?;
+    let presence = super::service::update(&cx.app, cx.user_id(), req).await?;
     Ok(json!({ "presence": presence }))
 }
 
@@ -25,7 +25,7 @@ fn failed(refused: &[String]) -> Vec<Value> {
 /// their presences; refused users are listed in `failed`.
 pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
-    let (ok, refused) = super::allowed(&cx.app, cx.user_id(), &req.user_ids).await?;
+    let (ok, refused) = super::service::allowed(&cx.app, cx.user_id(), &req.user_ids).await?;
     // The socket's rooms are the subscriptions (events of one connection
     // run one at a time, so nothing changes them between count and join).
     let max = cx.app.config.presence.max_subscriptions;
@@ -42,8 +42,10 @@ pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
-    let ids =
-        crate::chat::validate_user_ids(&req.user_ids, cx.app.config.chat.max_ids_per_request)?;
+    let ids = crate::chat::service::validate_user_ids(
+        &req.user_ids,
+        cx.app.config.chat.max_ids_per_request,
+    )?;
     cx.socket
         .leave(ids.iter().map(|u| rooms::presence(u)).collect());
     Ok(json!({}))
@@ -51,7 +53,7 @@ pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn get(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
-    let (ok, refused) = super::allowed(&cx.app, cx.user_id(), &req.user_ids).await?;
+    let (ok, refused) = super::service::allowed(&cx.app, cx.user_id(), &req.user_ids).await?;
     let presences = cx.app.stores.presence.presences(&ok).await?;
     Ok(json!({ "presences": presences, "failed": failed(&refused) }))
 }

@@ -20,8 +20,8 @@ struct Users {
 
 #[utoipa::path(get, path = "/api/v1/presence", tag = "presence", params(Users),
     responses((status = 200, description = "`{ presences }`, in the order asked"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 413, body = crate::api::ErrorBody)),
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
 async fn get_presence(
     State(app): State<AppState>,
@@ -34,7 +34,7 @@ async fn get_presence(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let ids = crate::chat::validate_user_ids(&ids, app.config.chat.max_ids_per_request)?;
+    let ids = crate::chat::service::validate_user_ids(&ids, app.config.chat.max_ids_per_request)?;
     let presences = app.stores.presence.presences(&ids).await?;
     Ok(Json(json!({ "presences": presences })))
 }

@@ -19,8 +19,9 @@ use socketioxide::socket::Socket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
-use super::fanout::{SocketHandle, SocketOps};
+use super::fanout::SocketHandle;
 use crate::auth::Identity;
+use crate::fanout::SocketOps;
 use socketioxide::extract::SocketRef;
 
 /// Sends the ack of one event (a no-op when the client asked for none).

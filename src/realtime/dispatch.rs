@@ -1,132 +1,114 @@
 //! The event table: every client event of the protocol and its handler.
 //!
 //! A newcomer finds any feature from here in two hops: event name → handler
-//! in `<domain>/events.rs` → service function in `<domain>/mod.rs`.
+//! in `<domain>/events.rs` → service function in `<domain>/service.rs`.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::conn::{Conn, Job};
-use super::fanout::SocketOps;
+use super::conn::Job;
+use super::cx::Cx;
 use super::reply::{self, HandlerResult};
-use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
+use crate::rate_limit::{self, Action};
 use crate::telemetry::metrics;
-use crate::{calls, channels, chat, messages, notifications, presence, reactions};
+use crate::{auth, calls, channels, chat, messages, notifications, presence, reactions};
 
-/// What a handler gets: the app, the connection, and its socket.
-pub struct Cx {
-    pub app: AppState,
-    pub conn: Arc<Conn>,
-    pub socket: Arc<dyn SocketOps>,
+/// One client event of the protocol: its name (also its metric label) and
+/// the rate-limit class it counts against. Its handler is the arm of the
+/// same line in [`event_table!`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSpec {
+    pub name: &'static str,
+    pub action: Action,
 }
 
-impl Cx {
-    pub fn user_id(&self) -> &str {
-        self.conn.user_id()
+impl EventSpec {
+    /// The `event` label of the event metrics.
+    pub fn label(&self) -> &'static str {
+        self.name
     }
 }
 
-/// Every client event, in protocol order (also the metric labels).
-pub const EVENTS: &[&str] = &[
-    "chat:create",
-    "chat:add-members",
-    "chat:remove-members",
-    "chat:join",
-    "chat:leave",
-    "chat:join-multiple",
-    "chat:get-active-members",
-    "chat:list",
-    "message:new",
-    "message:delivered",
-    "message:read",
-    "message:typing",
-    "message:stop-typing",
-    "chat:history",
-    "chat:sync",
-    "presence:update",
-    "presence:subscribe",
-    "presence:unsubscribe",
-    "presence:get",
-    "call:initiate",
-    "call:answer",
-    "call:reject",
-    "call:end",
-    "call:ice-candidate",
-    "call:history",
-    "reaction:new",
-    "reaction:remove",
-    "reaction:get",
-    "notification:get-pending",
-    "notification:read",
-    "notification:clear",
-    "notification:clear-all",
-    "channel:subscribe",
-    "channel:unsubscribe",
-    "channel:publish",
-    "auth:refresh",
-];
+/// The one declaration of every client event: name, rate class, handler.
+/// It yields [`EVENTS`] (names, rate classes, metric labels) and the match
+/// of `handle`, so none of them can be forgotten when an event is added.
+macro_rules! event_table {
+    ($($name:literal => $action:ident, $handler:path;)*) => {
+        /// Every client event, in protocol order.
+        pub const EVENTS: &[EventSpec] = &[$(EventSpec { name: $name, action: Action::$action }),*];
 
-async fn dispatch(cx: &Cx, event: &str, data: Value) -> HandlerResult {
-    match event {
-        "chat:create" => chat::events::create(cx, data).await,
-        "chat:add-members" => chat::events::add_members(cx, data).await,
-        "chat:remove-members" => chat::events::remove_members(cx, data).await,
-        "chat:join" => chat::events::join(cx, data).await,
-        "chat:leave" => chat::events::leave(cx, data).await,
-        "chat:join-multiple" => chat::events::join_multiple(cx, data).await,
-        "chat:get-active-members" => chat::events::active_members(cx, data).await,
-        "chat:list" => chat::events::list(cx, data).await,
-        "message:new" => messages::events::new(cx, data).await,
-        "message:delivered" => messages::events::delivered(cx, data).await,
-        "message:read" => messages::events::read(cx, data).await,
-        "message:typing" => messages::events::typing(cx, data).await,
-        "message:stop-typing" => messages::events::stop_typing(cx, data).await,
-        "chat:history" => messages::events::history(cx, data).await,
-        "chat:sync" => messages::events::sync(cx, data).await,
-        "presence:update" => presence::events::update(cx, data).await,
-        "presence:subscribe" => presence::events::subscribe(cx, data).await,
-        "presence:unsubscribe" => presence::events::unsubscribe(cx, data).await,
-        "presence:get" => presence::events::get(cx, data).await,
-        "call:initiate" => calls::events::initiate(cx, data).await,
-        "call:answer" => calls::events::answer(cx, data).await,
-        "call:reject" => calls::events::reject(cx, data).await,
-        "call:end" => calls::events::end(cx, data).await,
-        "call:ice-candidate" => calls::events::ice_candidate(cx, data).await,
-        "call:history" => calls::events::history(cx, data).await,
-        "reaction:new" => reactions::events::new(cx, data).await,
-        "reaction:remove" => reactions::events::remove(cx, data).await,
-        "reaction:get" => reactions::events::get(cx, data).await,
-        "notification:get-pending" => notifications::events::get_pending(cx, data).await,
-        "notification:read" => notifications::events::read(cx, data).await,
-        "notification:clear" => notifications::events::clear(cx, data).await,
-        "notification:clear-all" => notifications::events::clear_all(cx, data).await,
-        "channel:subscribe" => channels::events::subscribe(cx, data).await,
-        "channel:unsubscribe" => channels::events::unsubscribe(cx, data).await,
-        "channel:publish" => channels::events::publish(cx, data).await,
-        "auth:refresh" => crate::auth::events::refresh(cx, data).await,
-        _ => Err(AppError::invalid("unknown event")),
-    }
+        async fn handle(cx: &Cx, event: &str, data: Value) -> HandlerResult {
+            match event {
+                $($name => $handler(cx, data).await,)*
+                _ => Err(AppError::invalid("unknown event")),
+            }
+        }
+    };
 }
 
-/// The rate limit of the event's action, then the handler.
+event_table! {
+    "chat:create"              => ChatChange, chat::events::create;
+    "chat:add-members"         => ChatChange, chat::events::add_members;
+    "chat:remove-members"      => ChatChange, chat::events::remove_members;
+    "chat:join"                => Other,      chat::events::join;
+    "chat:leave"               => Other,      chat::events::leave;
+    "chat:join-multiple"       => Other,      chat::events::join_multiple;
+    "chat:get-active-members"  => Other,      chat::events::active_members;
+    "chat:list"                => Other,      chat::events::list;
+    "message:new"              => Message,    messages::events::new;
+    "message:delivered"        => Receipt,    messages::events::delivered;
+    "message:read"             => Receipt,    messages::events::read;
+    "message:typing"           => Typing,     messages::events::typing;
+    "message:stop-typing"      => Typing,     messages::events::stop_typing;
+    "chat:history"             => Other,      messages::events::history;
+    "chat:sync"                => Other,      messages::events::sync;
+    "presence:update"          => Presence,   presence::events::update;
+    "presence:subscribe"       => Other,      presence::events::subscribe;
+    "presence:unsubscribe"     => Other,      presence::events::unsubscribe;
+    "presence:get"             => Other,      presence::events::get;
+    "call:initiate"            => Call,       calls::events::initiate;
+    "call:answer"              => Signal,     calls::events::answer;
+    "call:reject"              => Signal,     calls::events::reject;
+    "call:end"                 => Signal,     calls::events::end;
+    "call:ice-candidate"       => Signal,     calls::events::ice_candidate;
+    "call:history"             => Other,      calls::events::history;
+    "reaction:new"             => Reaction,   reactions::events::new;
+    "reaction:remove"          => Reaction,   reactions::events::remove;
+    "reaction:get"             => Other,      reactions::events::get;
+    "notification:get-pending" => Other,      notifications::events::get_pending;
+    "notification:read"        => Other,      notifications::events::read;
+    "notification:clear"       => Other,      notifications::events::clear;
+    "notification:clear-all"   => Other,      notifications::events::clear_all;
+    "channel:subscribe"        => Other,      channels::events::subscribe;
+    "channel:unsubscribe"      => Other,      channels::events::unsubscribe;
+    "channel:publish"          => Publish,    channels::events::publish;
+    "auth:refresh"             => Other,      auth::events::refresh;
+}
+
+/// The table's entry of an event, if it is one.
+pub fn spec(event: &str) -> Option<&'static EventSpec> {
+    EVENTS.iter().find(|e| e.name == event)
+}
+
+/// The rate-limit class of an event (unknown events count as `Other`).
+pub fn rate_class(event: &str) -> Action {
+    spec(event).map_or(Action::Other, |e| e.action)
+}
+
+/// The rate limit of the event's class, then its handler.
 async fn limited(cx: &Cx, event: &str, data: Value) -> HandlerResult {
-    let action = crate::rate_limit::Action::of_event(event);
-    crate::rate_limit::check(&cx.app, action, cx.user_id()).await?;
-    dispatch(cx, event, data).await
+    rate_limit::service::check(&cx.app, rate_class(event), cx.user_id()).await?;
+    handle(cx, event, data).await
 }
 
+/// The metric label of an event: its name, or `unknown` (bounded label set).
 fn label(event: &str) -> &'static str {
-    EVENTS
-        .iter()
-        .find(|e| **e == event)
-        .copied()
-        .unwrap_or("unknown")
+    spec(event).map_or("unknown", EventSpec::label)
 }
 
 /// How long a connection may stay unset-up before its worker gives up.
@@ -164,29 +146,44 @@ pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Box<Job>>, gate: oneshot::Receiv
     }
 }
 
-/// Decodes a payload into a request type: `INVALID_PAYLOAD` with the reason
-/// when it does not fit. A missing payload is read as `{}`.
-pub fn parse<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, AppError> {
-    let data = match data {
-        Value::Null => Value::Object(Default::default()),
-        Value::Object(_) => data,
-        _ => return Err(AppError::invalid("the payload must be an object")),
-    };
-    serde_json::from_value(data).map_err(|e| AppError::invalid(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::realtime::conn::Conn;
+
     #[test]
-    fn an_idle_worker_is_small() {
-        // The per-connection worker lives as long as the connection; what it
-        // holds while idle is paid once per connection.
-        fn size<F: std::future::Future>(_: &F) -> usize {
-            std::mem::size_of::<F>()
+    fn events_map_to_actions() {
+        assert_eq!(rate_class("message:new"), Action::Message);
+        assert_eq!(rate_class("message:read"), Action::Receipt);
+        assert_eq!(rate_class("chat:history"), Action::Other);
+        assert_eq!(rate_class("call:ice-candidate"), Action::Signal);
+    }
+
+    /// Every event of the table has a name, a rate class, a metric label and
+    /// a handler: dispatching it reaches a handler (which refuses the bad
+    /// payload), never "unknown event".
+    #[tokio::test]
+    async fn every_event_has_all_four() {
+        let cx = test_cx();
+        let mut seen = std::collections::HashSet::new();
+        for e in EVENTS {
+            assert!(seen.insert(e.name), "{} is declared twice", e.name);
+            assert!(e.name.contains(':'), "{} is not family:action", e.name);
+            assert_eq!(label(e.name), e.name);
+            assert_eq!(rate_class(e.name), e.action);
+            let out = handle(&cx, e.name, Value::String("not an object".into())).await;
+            if let Err(err) = out {
+                assert_ne!(err.message, "unknown event", "{} has no handler", e.name);
+            }
         }
-        let (_, rx) = tokio::sync::mpsc::channel(1);
-        let (_, gate) = tokio::sync::oneshot::channel();
-        let cx = super::Cx {
+        assert_eq!(label("no:such-event"), "unknown");
+        assert_eq!(rate_class("no:such-event"), Action::Other);
+        let out = handle(&cx, "no:such-event", Value::Null).await;
+        assert_eq!(out.unwrap_err().message, "unknown event");
+    }
+
+    fn test_cx() -> Cx {
+        Cx {
             app: crate::app::AppState(std::sync::Arc::new(
                 crate::app::App::with_stores(
                     &mut crate::config::Config::defaults(),
@@ -194,7 +191,7 @@ mod tests {
                 )
                 .unwrap(),
             )),
-            conn: super::Conn::new(
+            conn: Conn::new(
                 crate::auth::Identity {
                     user_id: "u".into(),
                     device_id: None,
@@ -208,14 +205,25 @@ mod tests {
             )
             .0,
             socket: std::sync::Arc::new(NoSocket),
-        };
-        let fut = super::run(cx, rx, gate);
+        }
+    }
+
+    #[test]
+    fn an_idle_worker_is_small() {
+        // The per-connection worker lives as long as the connection; what it
+        // holds while idle is paid once per connection.
+        fn size<F: std::future::Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let (_, rx) = tokio::sync::mpsc::channel(1);
+        let (_, gate) = tokio::sync::oneshot::channel();
+        let fut = run(test_cx(), rx, gate);
         assert!(size(&fut) < 1024, "worker future is {} bytes", size(&fut));
     }
 
     struct NoSocket;
     #[async_trait::async_trait]
-    impl crate::realtime::fanout::SocketOps for NoSocket {
+    impl crate::fanout::SocketOps for NoSocket {
         fn id(&self) -> String {
             String::new()
         }

@@ -1,9 +1,5 @@
-//! Cross-node operations behind one object-safe handle, so that domain
-//! services need not be generic over the socketioxide adapter.
-//!
-//! [`Fanout`] acts on rooms across the cluster; [`SocketOps`] acts on the one
-//! socket an event came from. Both are implemented for socketioxide's types,
-//! whatever the adapter.
+//! The socketioxide implementations of [`Fanout`] and [`SocketOps`]
+//! (declared in `crate::fanout`), whatever the adapter.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -11,43 +7,10 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::SocketIo;
 
-/// Cluster-wide room operations.
-#[async_trait]
-pub trait Fanout: Send + Sync + 'static {
-    /// Emit to every socket in `rooms` (on every node) except those in
-    /// `except`.
-    async fn emit(&self, rooms: Vec<String>, except: Vec<String>, event: &str, data: &Value);
-    /// Emit to every socket on every node.
-    async fn emit_all(&self, event: &str, data: &Value);
-    /// Make every socket of a user, on every node, join `rooms`.
-    async fn join_user(&self, user_id: &str, rooms: Vec<String>);
-    /// Make every socket of a user, on every node, leave `rooms`.
-    async fn leave_user(&self, user_id: &str, rooms: Vec<String>);
-    /// Disconnect every socket of a user, on every node.
-    async fn disconnect_user(&self, user_id: &str);
-    /// Sockets connected to this node.
-    fn local_sockets(&self) -> usize;
-    /// The connections of this node (re-registered after a heartbeat gap).
-    fn local_conns(&self) -> Vec<std::sync::Arc<super::conn::Conn>>;
-    /// Close every transport of this node (clients reconnect elsewhere).
-    async fn close(&self);
-}
-
-/// Operations on the socket an event came from.
-#[async_trait]
-pub trait SocketOps: Send + Sync + 'static {
-    fn id(&self) -> String;
-    fn join(&self, rooms: Vec<String>);
-    fn leave(&self, rooms: Vec<String>);
-    /// Emit to this socket only.
-    fn emit(&self, event: &str, data: &Value);
-    /// Emit to `rooms` on every node, except this socket.
-    async fn emit_to_others(&self, rooms: Vec<String>, event: &str, data: &Value);
-    /// The rooms this socket is in, on this node.
-    fn rooms(&self) -> Vec<String>;
-    /// Close this connection.
-    fn disconnect(&self);
-}
+use super::conn::Conn;
+use crate::cluster::Session;
+use crate::fanout::{Fanout, SocketOps};
+use crate::rooms;
 
 pub(crate) struct IoFanout<A: Adapter>(pub SocketIo<A>);
 
@@ -66,19 +29,19 @@ impl<A: Adapter> Fanout for IoFanout<A> {
     }
 
     async fn join_user(&self, user_id: &str, rooms: Vec<String>) {
-        if let Err(e) = self.0.to(super::rooms::user(user_id)).join(rooms).await {
+        if let Err(e) = self.0.to(rooms::user(user_id)).join(rooms).await {
             tracing::warn!(error = %e, "remote join failed");
         }
     }
 
     async fn leave_user(&self, user_id: &str, rooms: Vec<String>) {
-        if let Err(e) = self.0.to(super::rooms::user(user_id)).leave(rooms).await {
+        if let Err(e) = self.0.to(rooms::user(user_id)).leave(rooms).await {
             tracing::warn!(error = %e, "remote leave failed");
         }
     }
 
     async fn disconnect_user(&self, user_id: &str) {
-        if let Err(e) = self.0.to(super::rooms::user(user_id)).disconnect().await {
+        if let Err(e) = self.0.to(rooms::user(user_id)).disconnect().await {
             tracing::warn!(error = %e, "remote disconnect failed");
         }
     }
@@ -87,11 +50,12 @@ impl<A: Adapter> Fanout for IoFanout<A> {
         self.0.sockets().len()
     }
 
-    fn local_conns(&self) -> Vec<std::sync::Arc<super::conn::Conn>> {
+    fn local_sessions(&self, node_id: &str) -> Vec<Session> {
         self.0
             .sockets()
             .iter()
-            .filter_map(|s| s.extensions.get::<std::sync::Arc<super::conn::Conn>>())
+            .filter_map(|s| s.extensions.get::<std::sync::Arc<Conn>>())
+            .map(|conn| conn.session(node_id))
             .collect()
     }
 

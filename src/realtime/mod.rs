@@ -13,15 +13,16 @@
 //! handled, stored and delivered in the order it sent them (PROTOCOL §4), and
 //! one client cannot make a node run unbounded concurrent work.
 //!
-//! Room names live in `rooms.rs`; cross-node operations (emit to rooms, join
-//! or remove a user's sockets on every node, disconnect) go through the
-//! [`fanout::Fanout`] handle, whatever the adapter (local or Redis).
+//! Room names live in `crate::rooms`; cross-node operations (emit to rooms,
+//! join or remove a user's sockets on every node, disconnect) go through the
+//! `crate::fanout::Fanout` handle, implemented here in `fanout.rs` for
+//! whatever adapter (local or Redis).
 
 pub mod conn;
+pub mod cx;
 pub mod dispatch;
 pub mod fanout;
 pub mod reply;
-pub mod rooms;
 mod setup;
 
 pub use setup::{attach_local, attach_redis};

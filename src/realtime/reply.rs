@@ -5,8 +5,8 @@
 use serde_json::{json, Map, Value};
 
 use super::conn::{Job, QueueError};
-use super::fanout::SocketOps;
 use crate::error::{AppError, ErrorCode};
+use crate::fanout::SocketOps;
 use crate::telemetry::metrics;
 
 /// What a socket handler returns: the ack result object, or an error.

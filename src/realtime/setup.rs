@@ -12,11 +12,13 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::{SocketIo, SocketIoBuilder};
 
 use super::conn::{Conn, Enqueue};
-use super::dispatch::{self, Cx};
-use super::fanout::{Fanout, IoFanout, SocketHandle, SocketOps};
-use super::rooms;
+use super::cx::Cx;
+use super::dispatch;
+use super::fanout::{IoFanout, SocketHandle};
 use crate::app::AppState;
 use crate::auth::connect::{credentials, ConnectRefusal};
+use crate::fanout::{Fanout, SocketOps};
+use crate::rooms;
 use crate::telemetry::metrics;
 
 /// Events one connection may have queued before new ones are refused.
@@ -84,9 +86,13 @@ async fn authenticate<A: Adapter>(
         return Err(ConnectRefusal::Draining);
     }
     if let Some(ip) = crate::security::request_ip(&app, s.req_parts()) {
-        if crate::rate_limit::check(&app, crate::rate_limit::Action::Connect, &ip.to_string())
-            .await
-            .is_err()
+        if crate::rate_limit::service::check(
+            &app,
+            crate::rate_limit::Action::Connect,
+            &ip.to_string(),
+        )
+        .await
+        .is_err()
         {
             metrics::connect_refused("RATE_LIMITED");
             return Err(ConnectRefusal::RateLimited);
@@ -131,7 +137,7 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
     s.join([rooms::user(&user), rooms::socket(&conn.socket_id)]);
     let session = conn.session(&app.node_id);
     match app.stores.cluster.add_session(&session).await {
-        Ok(Some(presence)) => crate::presence::announce(&app, &presence).await,
+        Ok(Some(presence)) => crate::presence::service::announce(&app, &presence).await,
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "could not register the session"),
     }
@@ -178,7 +184,7 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
         }),
     )
     .ok();
-    crate::inbox::deliver(&app, &user).await;
+    crate::inbox::service::deliver(&app, &user).await;
     let handle: Arc<dyn SocketOps> = Arc::new(SocketHandle(s.clone()));
     crate::auth::events::schedule(&app, &conn, handle);
     if join_failed {
@@ -206,7 +212,7 @@ async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>)
     }
     crate::messages::typing::stop_all(&app, &conn).await;
     let calls: Vec<String> = conn.calls.lock().drain(..).collect();
-    crate::calls::on_disconnect(&app, conn.user_id(), &conn.socket_id, calls).await;
+    crate::calls::service::on_disconnect(&app, conn.user_id(), &conn.socket_id, calls).await;
     if let Err(e) = app
         .stores
         .cluster

@@ -6,6 +6,7 @@
 //! Redis). [`Stores`] bundles one implementation of each trait. The behaviour
 //! suites in `suite.rs` run the same assertions against both backends.
 
+pub mod error;
 pub mod memory;
 pub mod redis;
 #[cfg(test)]
@@ -23,19 +24,6 @@ use crate::notifications::NotificationStore;
 use crate::presence::PresenceStore;
 use crate::reactions::ReactionStore;
 
-/// A storage failure, independent of the backend.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    /// The backend cannot be reached or timed out: the client may retry later.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    /// The backend answered something unexpected (a bug or corrupted data).
-    #[error("storage error: {0}")]
-    Internal(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
-
 /// One implementation of every storage trait.
 #[derive(Clone)]
 pub struct Stores {
@@ -47,7 +35,7 @@ pub struct Stores {
     pub presence: Arc<dyn PresenceStore>,
     pub calls: Arc<dyn CallStore>,
     pub inbox: Arc<dyn InboxStore>,
-    pub webhooks: Arc<dyn crate::webhooks::WebhookQueue>,
+    pub webhooks: Arc<dyn crate::webhooks::queue::WebhookQueue>,
     pub cache: Arc<dyn ReplyCacheStore>,
     pub rate_limits: Arc<dyn crate::rate_limit::RateLimitStore>,
 }

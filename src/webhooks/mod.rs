@@ -20,7 +20,7 @@
 //!   `SB_WEBHOOK_TOLERANCE_SECS` refused).
 //! - **Replies.** A 2xx response `{ replies: [...] }` (sync), or later
 //!   through the inbound route; a correlation id is answered once. Each
-//!   reply is posted into the chat as the bot through `messages::send`.
+//!   reply is posted into the chat as the bot through `messages::service::send`.
 //! - **Reply cache.** Requests matching `SB_CACHE_RULES` go through
 //!   [`crate::cache`] first.
 //!
@@ -33,16 +33,15 @@
 pub mod queue;
 pub mod replies;
 pub mod routes;
+pub mod service;
 pub mod sign;
 pub mod worker;
 
-pub use queue::*;
-
 use serde_json::{json, Value};
 
-use crate::app::App;
+pub use crate::config::automation::Format;
 use crate::messages::Message;
-use crate::realtime::rooms;
+use queue::Delivery;
 
 /// What goes to the automation for a user message to a bot.
 pub fn delivery_for(m: &Message, bot: Option<&str>, cache_key: Option<String>) -> Delivery {
@@ -59,98 +58,6 @@ pub fn delivery_for(m: &Message, bot: Option<&str>, cache_key: Option<String>) -
         cache_key,
         refresh: false,
     }
-}
-
-/// Queues a delivery and remembers its correlation id for the reply.
-pub async fn enqueue(app: &App, d: &Delivery) -> Result<(), crate::store::StoreError> {
-    let q = &app.stores.webhooks;
-    q.remember(d, app.config.webhooks.correlation_ttl).await?;
-    q.enqueue(d).await?;
-    crate::telemetry::metrics::webhook("queued");
-    app.webhook_wakeup();
-    Ok(())
-}
-
-/// Runs [`on_message`] in a task. A plain function with a boxed future:
-/// replies are posted through `messages::send`, which calls this, so the
-/// future types would otherwise be recursive.
-pub fn spawn_on_message(app: crate::app::AppState, m: Message) {
-    let fut: futures::future::BoxFuture<'static, ()> =
-        Box::pin(async move { on_message(&app, &m).await });
-    tokio::spawn(fut);
-}
-
-/// After a message is stored (off the send path): deliveries for its chat's
-/// bots (or answers from the reply cache) and for `SB_WEBHOOK_EVENTS`.
-pub async fn on_message(app: &crate::app::AppState, m: &Message) {
-    let cfg = &app.config.webhooks;
-    if cfg.url.is_none() {
-        return;
-    }
-    let chat = match app.stores.chats.get_chat(&m.chat_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "webhook: could not load the chat");
-            return;
-        }
-    };
-    let from_bot = chat.bots.contains(&m.sender_id);
-    let mut sent = false;
-    if !from_bot && !m.encrypted {
-        for bot in &chat.bots {
-            sent = true;
-            if let Err(e) = crate::cache::handle(app, m, bot).await {
-                tracing::warn!(error = %e, "webhook: could not queue a bot delivery");
-            }
-        }
-    }
-    if !sent && cfg.events.iter().any(|e| e == "message:new") {
-        if let Err(e) = enqueue(app, &delivery_for(m, None, None)).await {
-            tracing::warn!(error = %e, "webhook: could not queue a delivery");
-        }
-    }
-}
-
-/// `SB_WEBHOOK_EVENTS` includes `presence:update`.
-pub async fn on_presence(app: &App, presence: &crate::presence::Presence) {
-    let cfg = &app.config.webhooks;
-    if cfg.url.is_none() || !cfg.events.iter().any(|e| e == "presence:update") {
-        return;
-    }
-    let d = Delivery {
-        id: uuid::Uuid::now_v7().simple().to_string(),
-        correlation_id: format!("corr_{}", uuid::Uuid::now_v7().simple()),
-        event: "presence:update".into(),
-        chat_id: None,
-        bot_id: None,
-        sender_id: None,
-        data: json!({ "presence": presence }),
-        attempt: 0,
-        created_ms: crate::time::now_ms(),
-        cache_key: None,
-        refresh: false,
-    };
-    if let Err(e) = enqueue(app, &d).await {
-        tracing::warn!(error = %e, "webhook: could not queue a delivery");
-    }
-}
-
-/// The bot appears typing in the chat (or stops).
-pub async fn bot_typing(app: &App, chat_id: &str, bot: &str, typing: bool) {
-    let event = if typing {
-        "message:typing"
-    } else {
-        "message:stop-typing"
-    };
-    app.fanout()
-        .emit(
-            vec![rooms::chat(chat_id)],
-            vec![],
-            event,
-            &json!({ "chatId": chat_id, "userId": bot }),
-        )
-        .await;
 }
 
 /// The JSON body POSTed for a delivery, in the configured format.

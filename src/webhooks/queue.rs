@@ -6,14 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::StoreResult;
-
-/// `switchboard` (our JSON) | `evolution` (Evolution API `messages.upsert`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Switchboard,
-    Evolution,
-}
+use crate::store::error::StoreResult;
 
 /// One event to POST to the automation backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

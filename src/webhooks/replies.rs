@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Delivery;
+use super::queue::Delivery;
 use crate::app::AppState;
-use crate::messages::{Media, MessageType, Origin, SendMessage};
+use crate::messages::{service::Origin, validate::SendMessage, Media, MessageType};
 
 /// Most replies in one answer.
 pub const MAX_REPLIES: usize = 20;
@@ -42,7 +42,7 @@ pub enum ReplyError {
     #[error("at most {MAX_REPLIES} replies")]
     TooMany,
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::store::error::StoreError),
 }
 
 /// Posts `replies` (validated like `message:new`) into `chat` as `bot`;
@@ -61,7 +61,7 @@ pub async fn post(app: &AppState, chat: &str, bot: &str, key: &str, replies: &[R
             client_id: Some(format!("{key}:{i}")),
             encrypted: false,
         };
-        match crate::messages::send(app, bot, req, Origin::Server).await {
+        match crate::messages::service::send(app, bot, req, Origin::Server).await {
             Ok(_) => n += 1,
             Err(e) => tracing::warn!(error = %e, chat, bot, "webhook: a bot reply was refused"),
         }
@@ -91,11 +91,11 @@ pub async fn handle(
     }
     let mut posted = 0;
     if let Some(key) = &d.cache_key {
-        crate::cache::answered(app, key, &replies).await;
+        crate::cache::service::answered(app, key, &replies).await;
     }
     if let (false, Some(chat), Some(bot)) = (d.refresh, &d.chat_id, &d.bot_id) {
         posted = post(app, chat, bot, &d.correlation_id, &replies).await;
-        super::bot_typing(app, chat, bot, false).await;
+        super::service::bot_typing(app, chat, bot, false).await;
     }
     Ok(posted)
 }
@@ -103,9 +103,9 @@ pub async fn handle(
 /// A delivery that will never be answered (dead-lettered).
 pub async fn abandon(app: &AppState, d: &Delivery) {
     if let Some(key) = &d.cache_key {
-        crate::cache::abandoned(app, key).await;
+        crate::cache::service::abandoned(app, key).await;
     }
     if let (false, Some(chat), Some(bot)) = (d.refresh, &d.chat_id, &d.bot_id) {
-        super::bot_typing(app, chat, bot, false).await;
+        super::service::bot_typing(app, chat, bot, false).await;
     }
 }

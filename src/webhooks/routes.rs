@@ -19,9 +19,9 @@ use crate::error::{AppError, ErrorCode};
     params(("X-Switchboard-Signature" = String, Header,
         description = "t=<unix>,v1=<hex HMAC-SHA256(secret, \"t.body\")>")),
     responses((status = 200, description = "`{ posted }`: replies posted into the chat"),
-        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
-        (status = 404, body = crate::api::ErrorBody), (status = 409, body = crate::api::ErrorBody),
-        (status = 413, body = crate::api::ErrorBody)))]
+        (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
+        (status = 404, body = crate::api::extract::ErrorBody), (status = 409, body = crate::api::extract::ErrorBody),
+        (status = 413, body = crate::api::extract::ErrorBody)))]
 async fn inbound(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -42,7 +42,7 @@ async fn inbound(
         ));
     };
     let header = headers.get(sign::HEADER).and_then(|v| v.to_str().ok());
-    let now = crate::auth::now_secs();
+    let now = crate::time::now_secs();
     sign::verify(secret, header, &body, cfg.tolerance.as_secs(), now)
         .map_err(|e| AppError::new(ErrorCode::Unauthorized, e.to_string()))?;
     let req: Inbound =

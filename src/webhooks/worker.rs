@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use super::{payload, replies, sign, Delivery};
+use super::{payload, queue::Delivery, replies, sign};
 use crate::app::AppState;
 use crate::telemetry::metrics;
 
@@ -83,7 +83,7 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
         return;
     };
     let body = serde_json::to_vec(&payload(&d, cfg.format)).unwrap_or_default();
-    let t = crate::auth::now_secs();
+    let t = crate::time::now_secs();
     let started = Instant::now();
     let sent = client
         .post(url)

@@ -36,7 +36,7 @@ pub fn token(sub: &str) -> String {
 pub fn token_with(claims: Value) -> String {
     let mut c = claims;
     if c.get("exp").is_none() {
-        c["exp"] = json!(switchboard::auth::now_secs() + 600);
+        c["exp"] = json!(switchboard::time::now_secs() + 600);
     }
     super::sio::mint_hs256(SECRET, c)
 }

@@ -30,9 +30,13 @@ async fn channel_rules_allow_refuse_and_keep_server_only_publishing() {
     );
     assert_eq!(code(&mut admin, "channel:publish", p).await, "FORBIDDEN");
     bob.expect_none("channel:message", QUIET).await;
-    switchboard::channels::publish(nodes[0].app(), "public:news", &json!({"headline": "hi"}))
-        .await
-        .unwrap();
+    switchboard::channels::service::publish(
+        nodes[0].app(),
+        "public:news",
+        &json!({"headline": "hi"}),
+    )
+    .await
+    .unwrap();
     let m = bob.wait_for("channel:message", T).await;
     assert_eq!(
         (m["channel"].as_str(), &m["data"]),
@@ -85,7 +89,7 @@ async fn channel_rules_allow_refuse_and_keep_server_only_publishing() {
         json!({"channel": "public:news"}),
     )
     .await;
-    switchboard::channels::publish(nodes[1].app(), "public:news", &json!(2))
+    switchboard::channels::service::publish(nodes[1].app(), "public:news", &json!(2))
         .await
         .unwrap();
     bob.expect_none("channel:message", QUIET).await;

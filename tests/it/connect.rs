@@ -96,7 +96,7 @@ async fn refused_tokens_get_their_code() {
         "another-secret",
         &switchboard::auth::MintClaims {
             sub: "x",
-            exp: switchboard::auth::now_secs() + 60,
+            exp: switchboard::time::now_secs() + 60,
             device: None,
             name: None,
             role: None,
@@ -108,7 +108,7 @@ async fn refused_tokens_get_their_code() {
         refused(SioClient::connect(&node.url, opts(Some(bad_sig))).await),
         "AUTH_INVALID"
     );
-    let expired = token_with(json!({"sub": "x", "exp": switchboard::auth::now_secs() - 3600}));
+    let expired = token_with(json!({"sub": "x", "exp": switchboard::time::now_secs() - 3600}));
     assert_eq!(
         refused(SioClient::connect(&node.url, opts(Some(expired))).await),
         "AUTH_EXPIRED"
@@ -125,7 +125,7 @@ async fn refused_tokens_get_their_code() {
     let none = format!(
         "{}.{}.",
         b64(json!({"alg": "none"})),
-        b64(json!({"sub": "x", "exp": switchboard::auth::now_secs() + 60}))
+        b64(json!({"sub": "x", "exp": switchboard::time::now_secs() + 60}))
     );
     assert_eq!(
         refused(SioClient::connect(&node.url, opts(Some(none))).await),
@@ -150,7 +150,7 @@ async fn rs256_node_refuses_hs256_signed_with_its_public_key() {
         public,
         &switchboard::auth::MintClaims {
             sub: "mallory",
-            exp: switchboard::auth::now_secs() + 60,
+            exp: switchboard::time::now_secs() + 60,
             device: None,
             name: None,
             role: None,
@@ -169,7 +169,7 @@ async fn rs256_node_refuses_hs256_signed_with_its_public_key() {
     assert_eq!(refused(r), "AUTH_INVALID");
     let good = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-        &json!({"sub": "alice", "exp": switchboard::auth::now_secs() + 60}),
+        &json!({"sub": "alice", "exp": switchboard::time::now_secs() + 60}),
         &jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("../fixtures/rsa_private.pem"))
             .unwrap(),
     )

@@ -350,7 +350,7 @@ async fn a_reader_that_never_reads_is_cut_off_with_memory_bounded() {
     for _ in 0..300 {
         app.fanout()
             .emit(
-                vec![switchboard::realtime::rooms::user(&sloth)],
+                vec![switchboard::rooms::user(&sloth)],
                 vec![],
                 "flood",
                 &blob,
@@ -454,7 +454,7 @@ async fn token_refresh_extends_a_session_and_expiry_disconnects() {
         .with(|c| c.security.token_warning = Duration::from_secs(2))
         .start()
         .await;
-    let now = switchboard::auth::now_secs();
+    let now = switchboard::time::now_secs();
     let u = unique("u");
     let mut c = node
         .connect_with(ConnectOpts {

@@ -56,7 +56,7 @@ fn verify(r: &Received) {
         .headers
         .get("x-switchboard-signature")
         .and_then(|v| v.to_str().ok());
-    let now = switchboard::auth::now_secs();
+    let now = switchboard::time::now_secs();
     sign::verify(SECRET, header, &r.raw, 60, now).expect("a valid signature");
 }
 
@@ -113,7 +113,7 @@ async fn the_seed_flow_signed_delivery_bot_typing_and_the_reply() {
     assert_eq!(auto.received().len(), 1);
     // A late inbound reply with the same correlation id is refused.
     let body = json!({"correlationId": corr, "replies": [{"content": "again"}]});
-    let sig = signed(&body, switchboard::auth::now_secs(), SECRET);
+    let sig = signed(&body, switchboard::time::now_secs(), SECRET);
     let (s, r) = inbound(&nodes[0], &body, Some(sig)).await;
     assert_eq!((s, r["error"]["code"].as_str()), (409, Some("CONFLICT")));
     u.expect_none("message:new", QUIET).await;
@@ -130,7 +130,7 @@ async fn a_later_reply_through_the_inbound_route_is_checked_and_posted_once() {
     let req = &auto.wait_for(1, T).await[0];
     let corr = req.body["correlationId"].as_str().unwrap().to_string();
     let body = json!({"correlationId": corr, "replies": [{"content": "Shipped."}, {"content": "Anything else?"}]});
-    let now = switchboard::auth::now_secs();
+    let now = switchboard::time::now_secs();
 
     for (sig, why) in [
         (None, "no signature"),

@@ -18,7 +18,7 @@ use fred::types::scripts::Script;
 use super::presence::NOW;
 use super::{json, key_id, map_err, ms, parse_all, RedisStore};
 use crate::calls::{Call, CallStore, HistoryEntry};
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 impl RedisStore {
     fn call_key(&self, id: &str) -> String {

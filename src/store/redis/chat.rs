@@ -20,7 +20,7 @@ use fred::types::scripts::Script;
 
 use super::{key_id, map_err, RedisStore};
 use crate::chat::{Chat, ChatKind, ChatStore, MembershipChange};
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 impl RedisStore {
     fn chat_keys(&self, chat_id: &str) -> Vec<String> {

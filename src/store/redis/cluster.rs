@@ -25,7 +25,7 @@ use super::presence::{record_from, NOW};
 use super::{json, key_id, map_err, ms, parse_all, RedisStore};
 use crate::cluster::{ClusterStore, Session};
 use crate::presence::{Presence, RECORD_TTL};
-use crate::store::StoreResult;
+use crate::store::error::StoreResult;
 
 impl RedisStore {
     pub(super) fn conns_key(&self, user_id: &str) -> String {

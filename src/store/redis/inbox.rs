@@ -12,7 +12,7 @@ use fred::types::scripts::Script;
 
 use super::{key_id, map_err, parse_all, RedisStore};
 use crate::inbox::{InboxStore, Queued};
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 /// KEYS: inbox. Takes every item.
 static TAKE: LazyLock<Script> = LazyLock::new(|| {

@@ -22,7 +22,7 @@ use fred::types::scripts::Script;
 
 use super::{json, key_id, map_err, RedisStore};
 use crate::messages::{Appended, Cursor, Message, MessageStore, NewMessage, Page, SyncSlice};
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 // Positions in `msg_keys` (the order of the APPEND script's KEYS).
 const SEQ: usize = 1;

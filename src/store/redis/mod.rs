@@ -32,7 +32,7 @@ use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 
 /// The Redis implementation of every storage trait.
 #[derive(Clone)]

@@ -16,7 +16,7 @@ use fred::types::scripts::Script;
 
 use super::{json, key_id, RedisStore};
 use crate::notifications::{Notification, NotificationStore};
-use crate::store::{StoreError, StoreResult};
+use crate::store::error::{StoreError, StoreResult};
 
 impl RedisStore {
     fn notif_keys(&self, user_id: &str) -> Vec<String> {

@@ -10,7 +10,7 @@ use fred::types::scripts::Script;
 
 use super::{map_err, ms, RedisStore};
 use crate::presence::{Presence, PresenceStore, Record, Shown, Status, RECORD_TTL};
-use crate::store::StoreResult;
+use crate::store::error::StoreResult;
 
 /// Lua prelude: `now` in ms on the Redis clock.
 pub(super) const NOW: &str = "local t = redis.call('TIME')\n\

@@ -12,7 +12,7 @@ use fred::types::scripts::Script;
 
 use super::{key_id, ms, RedisStore};
 use crate::rate_limit::RateLimitStore;
-use crate::store::StoreResult;
+use crate::store::error::StoreResult;
 
 /// KEYS: key. ARGV: count, period ms. Returns 0 (allowed) or the wait in ms.
 static GCRA: LazyLock<Script> = LazyLock::new(|| {

@@ -16,7 +16,7 @@ use fred::types::scripts::Script;
 
 use super::{key_id, map_err, RedisStore};
 use crate::reactions::{Change, ReactionStore, Reactions};
-use crate::store::StoreResult;
+use crate::store::error::StoreResult;
 
 impl RedisStore {
     fn reactions_key(&self, chat_id: &str, message_id: &str) -> String {

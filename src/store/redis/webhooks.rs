@@ -29,8 +29,8 @@ use sha2::{Digest, Sha256};
 use super::presence::NOW;
 use super::{json, key_id, map_err, ms, parse_all, RedisStore};
 use crate::cache::{Counter, Freshness, ReplyCacheStore, Stats, Waiter};
-use crate::store::StoreResult;
-use crate::webhooks::{Delivery, Depths, WebhookQueue};
+use crate::store::error::StoreResult;
+use crate::webhooks::queue::{Delivery, Depths, WebhookQueue};
 
 impl RedisStore {
     fn wh(&self, part: &str) -> String {

@@ -1,0 +1,89 @@
+//! The node's background tasks, started once by `server::run`: the
+//! heartbeat in the cluster registry (with re-registration after a gap that
+//! got this node reaped), the presence sweeper, the ring-timeout sweeper,
+//! the webhook worker, and the listeners and workers of the after-store
+//! hook (notifications and webhooks react to stored messages there).
+//!
+//! Their handles are kept on the [`App`](crate::app::App), so shutdown (or a
+//! test simulating a crash) stops them all with `App::kill_background`.
+
+use std::sync::Arc;
+
+use crate::app::{AppState, MessageListener, HOOK_WORKERS};
+
+/// Starts every background task of the node.
+pub fn start(app: &AppState) {
+    start_hooks(app);
+    let tasks = [
+        tokio::spawn(heartbeat(app.clone())),
+        tokio::spawn(crate::presence::service::sweeper(app.clone())),
+        tokio::spawn(crate::calls::service::sweeper(app.clone())),
+        tokio::spawn(crate::webhooks::worker::run(app.clone())),
+    ];
+    for task in tasks {
+        app.track_background(task.abort_handle());
+    }
+}
+
+/// Renews this node's heartbeat; after a gap long enough for other nodes to
+/// reap it, puts its live connections back into the registry.
+async fn heartbeat(app: AppState) {
+    let every = app.config.redis.heartbeat_interval;
+    let ttl = app.config.redis.node_ttl;
+    let mut tick = tokio::time::interval(every);
+    let mut first = true;
+    loop {
+        tick.tick().await;
+        match app.stores.cluster.heartbeat(&app.node_id, ttl).await {
+            Ok(true) if !first => reregister(&app).await,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+        first = false;
+    }
+}
+
+/// Puts this node's live connections back into the registry.
+async fn reregister(app: &AppState) {
+    let sessions = app.fanout().local_sessions(&app.node_id);
+    tracing::warn!(
+        connections = sessions.len(),
+        "this node was reaped as dead; re-registering its connections"
+    );
+    for session in sessions {
+        match app.stores.cluster.add_session(&session).await {
+            Ok(Some(p)) => crate::presence::service::announce(app, &p).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not re-register a session"),
+        }
+    }
+}
+
+/// Registers the after-store listeners and starts the workers that drain
+/// their queue.
+fn start_hooks(app: &AppState) {
+    let listeners: Vec<Arc<dyn MessageListener>> = vec![
+        Arc::new(crate::notifications::service::NotificationListener),
+        Arc::new(crate::webhooks::service::WebhookListener),
+    ];
+    let Some(rx) = app.hooks.register(listeners) else {
+        return;
+    };
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..HOOK_WORKERS {
+        let (app, rx) = (app.clone(), rx.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Some(m) = rx.lock().await.recv().await else {
+                    return;
+                };
+                for listener in app.hooks.listeners() {
+                    if listener.wants(&app, &m) {
+                        listener.on_stored(&app, &m).await;
+                    }
+                }
+            }
+        });
+        app.track_background(task.abort_handle());
+    }
+}

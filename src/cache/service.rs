@@ -1,0 +1,113 @@
+//! The cache service: the logic behind `events.rs` and `routes.rs`.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{key_for, parse_replies, today, Counter, Freshness, Waiter};
+use crate::app::AppState;
+pub use crate::config::automation::{parse_rules, Rule, Scope};
+use crate::messages::Message;
+use crate::store::error::StoreResult;
+use crate::webhooks::replies::{self, Reply};
+
+/// How long a leader or a refresh may take: every attempt with backoff.
+fn lead_ttl(app: &AppState) -> Duration {
+    let w = &app.config.webhooks;
+    let mut total = Duration::ZERO;
+    for i in 0..w.max_attempts {
+        total += w.timeout + w.backoff * 2u32.saturating_pow(i).min(1 << 16);
+    }
+    total + Duration::from_secs(5)
+}
+
+/// A user message to `bot`: served from the cache, made to wait for an
+/// identical request in flight, or delivered to the automation.
+pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
+    let cfg = &app.config.cache;
+    let chat = &m.chat_id;
+    let key = key_for(&cfg.rules, bot, &m.sender_id, &m.content, &today());
+    let Some(key) = key else {
+        crate::webhooks::service::bot_typing(app, chat, bot, true).await;
+        return crate::webhooks::service::enqueue(
+            app,
+            &crate::webhooks::delivery_for(m, Some(bot), None),
+        )
+        .await;
+    };
+    let store = &app.stores.cache;
+    let request_id = format!("cache_{}_{}", m.id, bot);
+    for round in 0..3 {
+        match store.cache_get(&key).await? {
+            Some((json, fresh)) => {
+                let counter = if fresh == Freshness::Fresh {
+                    Counter::Hit
+                } else {
+                    Counter::Stale
+                };
+                store.cache_count(counter).await?;
+                crate::telemetry::metrics::cache(counter.field());
+                replies::post(app, chat, bot, &request_id, &parse_replies(&json)).await;
+                if fresh == Freshness::Stale
+                    && store.cache_refresh_lock(&key, lead_ttl(app)).await?
+                {
+                    let mut d = crate::webhooks::delivery_for(m, Some(bot), Some(key.clone()));
+                    d.refresh = true;
+                    crate::webhooks::service::enqueue(app, &d).await?;
+                }
+                return Ok(());
+            }
+            None => {
+                if round == 0 {
+                    store.cache_count(Counter::Miss).await?;
+                    crate::telemetry::metrics::cache("misses");
+                }
+                if store.cache_lead(&key, lead_ttl(app)).await? {
+                    crate::webhooks::service::bot_typing(app, chat, bot, true).await;
+                    let d = crate::webhooks::delivery_for(m, Some(bot), Some(key));
+                    return crate::webhooks::service::enqueue(app, &d).await;
+                }
+                let waiter = Waiter {
+                    chat_id: chat.clone(),
+                    bot_id: bot.to_string(),
+                    request_id: request_id.clone(),
+                };
+                if store.cache_wait(&key, &waiter).await? {
+                    crate::webhooks::service::bot_typing(app, chat, bot, true).await;
+                    return Ok(());
+                }
+                // The leader finished in between: look again.
+            }
+        }
+    }
+    crate::webhooks::service::bot_typing(app, chat, bot, true).await;
+    crate::webhooks::service::enqueue(app, &crate::webhooks::delivery_for(m, Some(bot), None)).await
+}
+
+/// The automation answered a cacheable request: store, then serve waiters.
+pub async fn answered(app: &AppState, key: &str, list: &[Reply]) {
+    let cfg = &app.config.cache;
+    let store = &app.stores.cache;
+    let body = json!(list).to_string();
+    if let Err(e) = store.cache_put(key, &body, cfg.ttl, cfg.stale).await {
+        tracing::warn!(error = %e, "reply cache: could not store a reply");
+    }
+    match store.cache_finish(key).await {
+        Ok(waiters) => {
+            for w in waiters {
+                replies::post(app, &w.chat_id, &w.bot_id, &w.request_id, list).await;
+                crate::webhooks::service::bot_typing(app, &w.chat_id, &w.bot_id, false).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "reply cache: could not read the waiters"),
+    }
+}
+
+/// The leading request failed for good: the waiters stop waiting.
+pub async fn abandoned(app: &crate::app::App, key: &str) {
+    if let Ok(waiters) = app.stores.cache.cache_finish(key).await {
+        for w in waiters {
+            crate::webhooks::service::bot_typing(app, &w.chat_id, &w.bot_id, false).await;
+        }
+    }
+}

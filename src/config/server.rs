@@ -1,0 +1,187 @@
+//! The node itself: listening, Engine.IO, logs, Redis, and JWT keys.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::reader::Reader;
+
+/// development | production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub mode: Mode,
+    pub host: IpAddr,
+    pub port: u16,
+    pub node_id: String,
+    pub shutdown_timeout: Duration,
+    pub max_payload: u64,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub socket_buffer: usize,
+    pub ws_read_buffer: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    pub log: String,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub url: Option<String>,
+    pub prefix: String,
+    pub command_timeout: Duration,
+    pub adapter_request_timeout: Duration,
+    pub adapter_buffer: usize,
+    pub heartbeat_interval: Duration,
+    pub node_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    pub secret: Option<String>,
+    pub public_key_pem: Option<String>,
+    pub jwks_url: Option<String>,
+    pub audience: Vec<String>,
+    pub issuer: Option<String>,
+    pub leeway_secs: u64,
+    pub jwks_refresh: Duration,
+}
+
+/// An `IpAddr` with a default, for the error-collecting parser.
+struct IpAddrOrDefault(IpAddr);
+
+impl Default for IpAddrOrDefault {
+    fn default() -> Self {
+        Self(IpAddr::from([0, 0, 0, 0]))
+    }
+}
+
+impl std::str::FromStr for IpAddrOrDefault {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
+    }
+}
+
+pub(super) fn read_server(r: &mut Reader) -> ServerConfig {
+    let mode = match r.string("SB_ENV").as_str() {
+        "development" | "dev" => Mode::Development,
+        "production" | "prod" => Mode::Production,
+        other => {
+            r.error(format!(
+                "SB_ENV={other:?} is not valid: expected development or production"
+            ));
+            Mode::Development
+        }
+    };
+    let host: IpAddr = r.parse::<IpAddrOrDefault>("SB_HOST", "an IP address").0;
+    let port = r.ranged("SB_PORT") as u16;
+    let node_id = r.opt("SB_NODE_ID").unwrap_or_else(default_node_id);
+    if node_id.len() > 128 || node_id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        r.error("SB_NODE_ID must be at most 128 characters without spaces");
+    }
+    ServerConfig {
+        mode,
+        host,
+        port,
+        node_id,
+        shutdown_timeout: r.secs("SB_SHUTDOWN_TIMEOUT_SECS"),
+        max_payload: r.ranged("SB_MAX_PAYLOAD_BYTES"),
+        ping_interval: r.ms("SB_PING_INTERVAL_MS"),
+        ping_timeout: r.ms("SB_PING_TIMEOUT_MS"),
+        socket_buffer: r.ranged("SB_SOCKET_BUFFER") as usize,
+        ws_read_buffer: r.ranged("SB_WS_READ_BUFFER") as usize,
+    }
+}
+
+pub(super) fn read_telemetry(r: &mut Reader) -> TelemetryConfig {
+    let log_format = r.string("SB_LOG_FORMAT");
+    if !matches!(log_format.as_str(), "text" | "json") {
+        r.error(format!(
+            "SB_LOG_FORMAT={log_format:?} is not valid: expected text or json"
+        ));
+    }
+    TelemetryConfig {
+        log: r.string("SB_LOG"),
+        json: log_format == "json",
+    }
+}
+
+pub(super) fn read_redis(r: &mut Reader) -> RedisConfig {
+    let url = r.opt("SB_REDIS_URL");
+    if let Some(url) = &url {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            r.error("SB_REDIS_URL must start with redis:// or rediss://");
+        }
+    }
+    let redis = RedisConfig {
+        url,
+        prefix: r.string("SB_REDIS_PREFIX"),
+        command_timeout: r.ms("SB_REDIS_TIMEOUT_MS"),
+        adapter_request_timeout: r.ms("SB_ADAPTER_REQUEST_TIMEOUT_MS"),
+        adapter_buffer: r.ranged("SB_ADAPTER_BUFFER") as usize,
+        heartbeat_interval: r.secs("SB_NODE_HEARTBEAT_SECS"),
+        node_ttl: r.secs("SB_NODE_TTL_SECS"),
+    };
+    if redis.node_ttl <= redis.heartbeat_interval {
+        r.error("SB_NODE_TTL_SECS must be greater than SB_NODE_HEARTBEAT_SECS");
+    }
+    redis
+}
+
+pub(super) fn read_auth(r: &mut Reader, mode: Mode) -> AuthConfig {
+    let public_key_pem = match r.opt("SB_JWT_PUBLIC_KEY") {
+        Some(v) if v.contains("-----BEGIN") => Some(v.replace("\\n", "\n")),
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                r.error(format!(
+                    "SB_JWT_PUBLIC_KEY: neither PEM text nor a readable file ({path}: {e})"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let jwks_url = r.opt("SB_JWT_JWKS_URL");
+    if let Some(u) = &jwks_url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) {
+            r.error("SB_JWT_JWKS_URL must be an http(s) URL");
+        }
+    }
+    let secret = r.opt("SB_JWT_SECRET");
+    if mode == Mode::Production {
+        if secret.is_none() && public_key_pem.is_none() && jwks_url.is_none() {
+            r.error("SB_ENV=production needs SB_JWT_SECRET, SB_JWT_PUBLIC_KEY or SB_JWT_JWKS_URL");
+        }
+        if secret.as_ref().is_some_and(|s| s.len() < 32) {
+            r.error("SB_JWT_SECRET must be at least 32 bytes in production");
+        }
+    }
+    AuthConfig {
+        secret,
+        public_key_pem,
+        jwks_url,
+        audience: r.list("SB_JWT_AUDIENCE"),
+        issuer: r.opt("SB_JWT_ISSUER"),
+        leeway_secs: r.ranged("SB_JWT_LEEWAY_SECS"),
+        jwks_refresh: r.secs("SB_JWKS_REFRESH_SECS"),
+    }
+}
+
+fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into());
+    let suffix: u32 = rand::random::<u32>() & 0xffffff;
+    format!("{host}-{suffix:06x}")
+}

@@ -1,0 +1,52 @@
+//! Cross-node operations behind one object-safe handle, so that domain
+//! services need not be generic over the socketioxide adapter, nor name the
+//! Socket.IO layer at all.
+//!
+//! [`Fanout`] acts on rooms across the cluster; [`SocketOps`] acts on the one
+//! socket an event came from. `realtime/fanout.rs` implements both for
+//! socketioxide's types, whatever the adapter. Room names come from
+//! [`crate::rooms`].
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::cluster::Session;
+
+/// Cluster-wide room operations.
+#[async_trait]
+pub trait Fanout: Send + Sync + 'static {
+    /// Emit to every socket in `rooms` (on every node) except those in
+    /// `except`.
+    async fn emit(&self, rooms: Vec<String>, except: Vec<String>, event: &str, data: &Value);
+    /// Emit to every socket on every node.
+    async fn emit_all(&self, event: &str, data: &Value);
+    /// Make every socket of a user, on every node, join `rooms`.
+    async fn join_user(&self, user_id: &str, rooms: Vec<String>);
+    /// Make every socket of a user, on every node, leave `rooms`.
+    async fn leave_user(&self, user_id: &str, rooms: Vec<String>);
+    /// Disconnect every socket of a user, on every node.
+    async fn disconnect_user(&self, user_id: &str);
+    /// Sockets connected to this node.
+    fn local_sockets(&self) -> usize;
+    /// The registry entries of this node's connections (re-registered after
+    /// a heartbeat gap).
+    fn local_sessions(&self, node_id: &str) -> Vec<Session>;
+    /// Close every transport of this node (clients reconnect elsewhere).
+    async fn close(&self);
+}
+
+/// Operations on the socket an event came from.
+#[async_trait]
+pub trait SocketOps: Send + Sync + 'static {
+    fn id(&self) -> String;
+    fn join(&self, rooms: Vec<String>);
+    fn leave(&self, rooms: Vec<String>);
+    /// Emit to this socket only.
+    fn emit(&self, event: &str, data: &Value);
+    /// Emit to `rooms` on every node, except this socket.
+    async fn emit_to_others(&self, rooms: Vec<String>, event: &str, data: &Value);
+    /// The rooms this socket is in, on this node.
+    fn rooms(&self) -> Vec<String>;
+    /// Close this connection.
+    fn disconnect(&self);
+}

@@ -1,0 +1,126 @@
+//! The notifications service: the logic behind `events.rs` and `routes.rs`.
+
+use serde_json::json;
+
+use super::{mentions, new, preview, Kind, Notification, NotificationError};
+use crate::app::App;
+use crate::messages::Message;
+use crate::rooms;
+
+/// Stores a notification for each user and pushes it to their devices.
+pub async fn notify(
+    app: &App,
+    users: &[String],
+    n: &Notification,
+) -> Result<(), NotificationError> {
+    let cfg = &app.config.notifications;
+    for user in users {
+        let mut own = n.clone();
+        own.id = format!("n_{}", uuid::Uuid::now_v7().simple());
+        app.stores
+            .notifications
+            .push(user, &own, cfg.max_per_user, cfg.ttl.as_secs())
+            .await?;
+        app.fanout()
+            .emit(
+                vec![rooms::user(user)],
+                vec![],
+                "notification:new",
+                &json!({ "notification": own }),
+            )
+            .await;
+    }
+    Ok(())
+}
+
+/// The after-store listener of the notifications: mentions and replies.
+pub struct NotificationListener;
+
+#[async_trait::async_trait]
+impl crate::app::MessageListener for NotificationListener {
+    fn wants(&self, _: &App, m: &Message) -> bool {
+        m.reply_to.is_some() || m.content.contains('@')
+    }
+
+    async fn on_stored(&self, app: &crate::app::AppState, m: &Message) {
+        on_message(app, m).await;
+    }
+}
+
+/// After a message is stored: mention and reply notifications. Runs off the
+/// send path; failures are logged, the message is already delivered.
+pub async fn on_message(app: &App, m: &Message) {
+    let data = json!({ "chatId": m.chat_id, "messageId": m.id, "senderId": m.sender_id });
+    let mut notified: Vec<String> = Vec::new();
+    if m.content.contains('@') && !m.encrypted {
+        if let Ok(Some(chat)) = app.stores.chats.get_chat(&m.chat_id).await {
+            let users = mentions(&m.content, &chat.members, &m.sender_id);
+            let n = new(
+                Kind::Mention,
+                format!("{} mentioned you", m.sender_id),
+                preview(m),
+                data.clone(),
+            );
+            if let Err(e) = notify(app, &users, &n).await {
+                tracing::warn!(error = %e, "mention notifications failed");
+            }
+            notified = users;
+        }
+    }
+    if let Some(reply_to) = &m.reply_to {
+        let original = async {
+            let seq = app
+                .stores
+                .messages
+                .seq_of(&m.chat_id, reply_to)
+                .await
+                .ok()??;
+            let page = app
+                .stores
+                .messages
+                .before(&m.chat_id, Some(seq + 1), 1)
+                .await
+                .ok()?;
+            page.messages.into_iter().find(|o| o.seq == seq)
+        }
+        .await;
+        if let Some(o) =
+            original.filter(|o| o.sender_id != m.sender_id && !notified.contains(&o.sender_id))
+        {
+            let n = new(
+                Kind::Reply,
+                format!("{} replied to you", m.sender_id),
+                preview(m),
+                data,
+            );
+            if let Err(e) = notify(app, &[o.sender_id], &n).await {
+                tracing::warn!(error = %e, "reply notification failed");
+            }
+        }
+    }
+}
+
+/// Users added to a chat by someone else hear about it.
+pub async fn on_added(app: &App, chat: &crate::chat::Chat, added: &[String], actor: Option<&str>) {
+    let users: Vec<String> = added
+        .iter()
+        .filter(|u| Some(u.as_str()) != actor)
+        .cloned()
+        .collect();
+    if users.is_empty() {
+        return;
+    }
+    let title = match &chat.title {
+        Some(t) => format!("You were added to {t}"),
+        None => "You were added to a chat".to_string(),
+    };
+    let n = new(
+        Kind::Chat,
+        title,
+        None,
+        json!({ "chatId": chat.id, "by": actor }),
+    );
+    if let Err(e) = notify(app, &users, &n).await {
+        tracing::warn!(error = %e, "chat notifications failed");
+    }
+}

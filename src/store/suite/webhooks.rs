@@ -1,0 +1,71 @@
+//! The `webhook` behaviour suite, run on memory and on Redis.
+
+pub(super) async fn webhook_suite(s: &dyn crate::webhooks::queue::WebhookQueue) {
+    use crate::webhooks::queue::{Delivery, Depths};
+    use std::time::Duration;
+    let d = |id: &str| Delivery {
+        id: id.into(),
+        correlation_id: format!("corr-{id}"),
+        event: "message:new".into(),
+        chat_id: Some("c".into()),
+        bot_id: Some("bot".into()),
+        sender_id: Some("u".into()),
+        data: serde_json::json!({"x": id}),
+        attempt: 0,
+        created_ms: 1,
+        cache_key: None,
+        refresh: false,
+    };
+    let lease = Duration::from_millis(300);
+    s.enqueue(&d("a")).await.unwrap();
+    s.enqueue(&d("b")).await.unwrap();
+    assert_eq!(
+        s.depths().await.unwrap(),
+        Depths {
+            ready: 2,
+            in_flight: 0,
+            dead: 0
+        }
+    );
+    let got = s.claim(1, lease).await.unwrap();
+    assert_eq!(got.len(), 1);
+    let rest = s.claim(10, lease).await.unwrap();
+    assert_eq!(rest.len(), 1, "each delivery claimed once");
+    assert_ne!(got[0].id, rest[0].id);
+    assert!(s.claim(10, lease).await.unwrap().is_empty());
+    s.ack(&got[0].id).await.unwrap();
+    // The other one's claimer "dies": after the lease it is claimed again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let again = s.claim(10, lease).await.unwrap();
+    assert_eq!(again, rest, "taken over unchanged");
+    // Retry later, with the attempt count kept.
+    let mut r = again[0].clone();
+    r.attempt = 1;
+    s.retry(&r, Duration::from_millis(200)).await.unwrap();
+    assert!(s.claim(10, lease).await.unwrap().is_empty(), "not due yet");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let due = s.claim(10, lease).await.unwrap();
+    assert_eq!(due[0].attempt, 1);
+    s.dead_letter(&due[0], "HTTP 500", 2).await.unwrap();
+    assert_eq!(
+        s.depths().await.unwrap(),
+        Depths {
+            ready: 0,
+            in_flight: 0,
+            dead: 1
+        }
+    );
+    let dead = s.dead_letters(10).await.unwrap();
+    assert_eq!(dead[0]["error"], "HTTP 500");
+    assert_eq!(
+        dead[0]["delivery"]["correlationId"],
+        r.correlation_id.as_str()
+    );
+    // Correlation ids: recalled, answered once.
+    let long = Duration::from_secs(60);
+    s.remember(&d("c"), long).await.unwrap();
+    assert_eq!(s.recall("corr-c").await.unwrap(), Some(d("c")));
+    assert_eq!(s.recall("corr-none").await.unwrap(), None);
+    assert!(s.mark_answered("corr-c", long).await.unwrap());
+    assert!(!s.mark_answered("corr-c", long).await.unwrap());
+}
