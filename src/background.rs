@@ -71,15 +71,15 @@ fn start_hooks(app: &AppState) {
     };
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     for _ in 0..HOOK_WORKERS {
-        let (app, rx) = (app.clone(), rx.clone());
+        let (node, rx) = (app.clone(), rx.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Some(m) = rx.lock().await.recv().await else {
                     return;
                 };
-                for listener in app.hooks.listeners() {
-                    if listener.wants(&app, &m) {
-                        listener.on_stored(&app, &m).await;
+                for listener in node.hooks.listeners() {
+                    if listener.wants(&node, &m) {
+                        listener.on_stored(&node, &m).await;
                     }
                 }
             }

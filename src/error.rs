@@ -194,6 +194,15 @@ impl From<crate::presence::PresenceError> for AppError {
     }
 }
 
+impl From<crate::inbox::InboxError> for AppError {
+    fn from(e: crate::inbox::InboxError) -> Self {
+        use crate::inbox::InboxError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+        }
+    }
+}
+
 impl From<crate::calls::CallError> for AppError {
     fn from(e: crate::calls::CallError) -> Self {
         use crate::calls::CallError as E;

@@ -7,14 +7,15 @@
 //! The layers, from the ground up (the table below is the one place they are
 //! written as data; the document draws them):
 //!
-//! 0. foundation: `time`, `rooms`, `ids`, `config/`, `store/error`
+//! 0. foundation: `time`, `rooms`, `config/`, `store/error`
 //! 1. models: each domain's `mod.rs` (types, error enum, storage trait),
-//!    its pure parts (`validate`, `state`, `queue`, `sign`), `auth`, `fanout`
+//!    its pure parts (`validate`, `state`, `queue`, `sign`), `auth`, `fanout`,
+//!    `cluster`
 //! 2. errors, telemetry and storage backends: `error`, `telemetry/`, `store/`
-//! 3. the context every service takes: `app`, `hooks`
-//! 4. domain services: `<domain>/service.rs` and the automation workers
+//! 3. the context every service takes: `app` (with the after-store hook)
+//! 4. domain services: `<domain>/service.rs`, `webhooks/{deliver,replies,worker}`
 //! 5. edges: `realtime/`, `api/`, `http`, `security`, `<domain>/events.rs`,
-//!    `<domain>/routes.rs`, the connect middleware
+//!    `<domain>/routes.rs`, the connect middleware, `messages/typing`
 //! 6. wiring: `background`, `server`, `shutdown`, `cli`, `main`, `lib`
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,8 +40,8 @@ fn layer(file: &str) -> u8 {
         },
         _domain => match last {
             "mod" | "validate" | "state" | "queue" | "sign" => 1,
-            "service" | "replies" | "worker" | "typing" => 4,
-            "events" | "routes" => 5,
+            "service" | "replies" | "worker" | "deliver" => 4,
+            "events" | "routes" | "typing" => 5,
             other => panic!("{file}: no layer declared for `{other}`; add it to tests/layers.rs"),
         },
     }

@@ -63,8 +63,8 @@ proptest! {
         decodes!(v,
             chat::service::CreateChat, messages::validate::SendMessage, messages::service::Receipt,
             messages::service::HistoryRequest, messages::service::SyncRequest, presence::Update,
-            presence::Users, calls::service::Initiate, calls::service::Answer, calls::service::Hangup,
-            calls::service::Candidate, reactions::ReactionRef);
+            presence::Users, calls::Initiate, calls::Answer, calls::Hangup,
+            calls::Candidate, reactions::ReactionRef);
         // A decoded message is validated without panicking.
         if let Ok(m) = parse::<messages::validate::SendMessage>(v.clone()) {
             let cfg = switchboard::config::Config::defaults().messages;
@@ -76,9 +76,9 @@ proptest! {
 
     #[test]
     fn http_bodies_decode_or_refuse(v in json()) {
-        let _ = serde_json::from_value::<switchboard::webhooks::replies::Inbound>(v.clone());
+        let _ = serde_json::from_value::<switchboard::webhooks::Inbound>(v.clone());
         let _ = serde_json::from_value::<switchboard::messages::routes::PostMessage>(v.clone());
-        let _ = serde_json::from_value::<switchboard::chat::routes::PutChat>(v.clone());
+        let _ = serde_json::from_value::<switchboard::chat::PutChat>(v.clone());
         let _ = serde_json::from_value::<switchboard::admin::routes::Broadcast>(v);
     }
 
@@ -109,8 +109,8 @@ proptest! {
 
     #[test]
     fn identifiers_are_validated_without_panics(s in ".{0,300}") {
-        let _ = switchboard::chat::service::validate_chat_id(&s);
-        let _ = switchboard::chat::service::validate_user_id(&s);
+        let _ = switchboard::chat::validate_chat_id(&s);
+        let _ = switchboard::chat::validate_user_id(&s);
         let _ = switchboard::channels::validate_channel(&s);
         let _ = switchboard::inbox::validate_event(&s);
         let _ = switchboard::channels::parse_rules(&s);

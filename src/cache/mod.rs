@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::config::automation::{parse_rules, Rule, Scope};
 use crate::store::error::StoreResult;
-use crate::webhooks::replies::Reply;
+use crate::webhooks::Reply;
 
 /// Longest message content considered for caching, in bytes.
 pub const MAX_CACHEABLE: usize = 256;

@@ -9,7 +9,7 @@ use crate::app::AppState;
 pub use crate::config::automation::{parse_rules, Rule, Scope};
 use crate::messages::Message;
 use crate::store::error::StoreResult;
-use crate::webhooks::replies::{self, Reply};
+use crate::webhooks::Reply;
 
 /// How long a leader or a refresh may take: every attempt with backoff.
 fn lead_ttl(app: &AppState) -> Duration {
@@ -28,8 +28,8 @@ pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
     let chat = &m.chat_id;
     let key = key_for(&cfg.rules, bot, &m.sender_id, &m.content, &today());
     let Some(key) = key else {
-        crate::webhooks::service::bot_typing(app, chat, bot, true).await;
-        return crate::webhooks::service::enqueue(
+        crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
+        return crate::webhooks::deliver::enqueue(
             app,
             &crate::webhooks::delivery_for(m, Some(bot), None),
         )
@@ -47,13 +47,14 @@ pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
                 };
                 store.cache_count(counter).await?;
                 crate::telemetry::metrics::cache(counter.field());
-                replies::post(app, chat, bot, &request_id, &parse_replies(&json)).await;
+                crate::webhooks::deliver::post(app, chat, bot, &request_id, &parse_replies(&json))
+                    .await;
                 if fresh == Freshness::Stale
                     && store.cache_refresh_lock(&key, lead_ttl(app)).await?
                 {
                     let mut d = crate::webhooks::delivery_for(m, Some(bot), Some(key.clone()));
                     d.refresh = true;
-                    crate::webhooks::service::enqueue(app, &d).await?;
+                    crate::webhooks::deliver::enqueue(app, &d).await?;
                 }
                 return Ok(());
             }
@@ -63,9 +64,9 @@ pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
                     crate::telemetry::metrics::cache("misses");
                 }
                 if store.cache_lead(&key, lead_ttl(app)).await? {
-                    crate::webhooks::service::bot_typing(app, chat, bot, true).await;
+                    crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
                     let d = crate::webhooks::delivery_for(m, Some(bot), Some(key));
-                    return crate::webhooks::service::enqueue(app, &d).await;
+                    return crate::webhooks::deliver::enqueue(app, &d).await;
                 }
                 let waiter = Waiter {
                     chat_id: chat.clone(),
@@ -73,15 +74,15 @@ pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
                     request_id: request_id.clone(),
                 };
                 if store.cache_wait(&key, &waiter).await? {
-                    crate::webhooks::service::bot_typing(app, chat, bot, true).await;
+                    crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
                     return Ok(());
                 }
                 // The leader finished in between: look again.
             }
         }
     }
-    crate::webhooks::service::bot_typing(app, chat, bot, true).await;
-    crate::webhooks::service::enqueue(app, &crate::webhooks::delivery_for(m, Some(bot), None)).await
+    crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
+    crate::webhooks::deliver::enqueue(app, &crate::webhooks::delivery_for(m, Some(bot), None)).await
 }
 
 /// The automation answered a cacheable request: store, then serve waiters.
@@ -95,8 +96,9 @@ pub async fn answered(app: &AppState, key: &str, list: &[Reply]) {
     match store.cache_finish(key).await {
         Ok(waiters) => {
             for w in waiters {
-                replies::post(app, &w.chat_id, &w.bot_id, &w.request_id, list).await;
-                crate::webhooks::service::bot_typing(app, &w.chat_id, &w.bot_id, false).await;
+                crate::webhooks::deliver::post(app, &w.chat_id, &w.bot_id, &w.request_id, list)
+                    .await;
+                crate::webhooks::deliver::bot_typing(app, &w.chat_id, &w.bot_id, false).await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "reply cache: could not read the waiters"),
@@ -107,7 +109,7 @@ pub async fn answered(app: &AppState, key: &str, list: &[Reply]) {
 pub async fn abandoned(app: &crate::app::App, key: &str) {
     if let Ok(waiters) = app.stores.cache.cache_finish(key).await {
         for w in waiters {
-            crate::webhooks::service::bot_typing(app, &w.chat_id, &w.bot_id, false).await;
+            crate::webhooks::deliver::bot_typing(app, &w.chat_id, &w.bot_id, false).await;
         }
     }
 }

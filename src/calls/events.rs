@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::service::Actor;
+use super::Actor;
 use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
 
@@ -21,7 +21,7 @@ pub async fn initiate(cx: &Cx, data: Value) -> HandlerResult {
 }
 
 pub async fn answer(cx: &Cx, data: Value) -> HandlerResult {
-    let req: super::service::Answer = parse(data)?;
+    let req: super::Answer = parse(data)?;
     let id = req.call_id.clone();
     super::service::answer(&cx.app, actor(cx), req).await?;
     cx.conn.track_call(&id);

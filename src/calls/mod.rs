@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::chat::ChatError;
 use crate::store::error::{StoreError, StoreResult};
@@ -50,6 +51,56 @@ impl Media {
             Media::Video => "video",
         }
     }
+}
+
+/// Most callees rung by one call into a group chat.
+pub const MAX_GROUP_CALLEES: usize = 32;
+/// Largest offer or answer (serialized JSON), in bytes.
+pub const MAX_SDP_BYTES: usize = 64 * 1024;
+/// Largest ICE candidate (serialized JSON), in bytes.
+pub const MAX_CANDIDATE_BYTES: usize = 4096;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Initiate {
+    #[serde(default)]
+    pub callee_id: Option<String>,
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    pub media: Media,
+    pub offer: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    pub call_id: String,
+    pub answer: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hangup {
+    pub call_id: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    pub call_id: String,
+    pub candidate: Value,
+    /// Group calls: the member the caller's candidate is for.
+    #[serde(default)]
+    pub to_user_id: Option<String>,
+}
+
+/// Who acts: the user and the socket it acts from.
+#[derive(Clone, Copy)]
+pub struct Actor<'a> {
+    pub user: &'a str,
+    pub socket: &'a str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

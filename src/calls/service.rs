@@ -3,68 +3,21 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::state;
-use super::{Call, CallError, CallState, HistoryEntry, Leg, LegState, Media};
+use super::{
+    Actor, Answer, Call, CallError, CallState, Candidate, Hangup, HistoryEntry, Initiate, Leg,
+    LegState, MAX_CANDIDATE_BYTES, MAX_GROUP_CALLEES, MAX_SDP_BYTES,
+};
 use crate::app::App;
 use crate::notifications::{self, Kind};
 use crate::rooms;
 
-/// Most callees rung by one call into a group chat.
-pub const MAX_GROUP_CALLEES: usize = 32;
-/// Largest offer or answer (serialized JSON), in bytes.
-pub const MAX_SDP_BYTES: usize = 64 * 1024;
-/// Largest ICE candidate (serialized JSON), in bytes.
-pub const MAX_CANDIDATE_BYTES: usize = 4096;
 /// Longest `reason`.
 const MAX_REASON: usize = 64;
 /// Retries of a transition that lost a race.
 const CAS_ATTEMPTS: usize = 8;
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Initiate {
-    #[serde(default)]
-    pub callee_id: Option<String>,
-    #[serde(default)]
-    pub chat_id: Option<String>,
-    pub media: Media,
-    pub offer: Value,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Answer {
-    pub call_id: String,
-    pub answer: Value,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Hangup {
-    pub call_id: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Candidate {
-    pub call_id: String,
-    pub candidate: Value,
-    /// Group calls: the member the caller's candidate is for.
-    #[serde(default)]
-    pub to_user_id: Option<String>,
-}
-
-/// Who acts: the user and the socket it acts from.
-#[derive(Clone, Copy)]
-pub struct Actor<'a> {
-    pub user: &'a str,
-    pub socket: &'a str,
-}
 
 fn size_ok(v: &Value, max: usize, what: &str) -> Result<(), CallError> {
     if v.is_null() {
@@ -144,7 +97,7 @@ pub async fn initiate(app: &App, by: Actor<'_>, req: Initiate) -> Result<Call, C
     size_ok(&req.offer, MAX_SDP_BYTES, "offer")?;
     let callees: Vec<String> = match (&req.callee_id, &req.chat_id) {
         (Some(callee), None) => {
-            crate::chat::service::validate_user_id(callee)?;
+            crate::chat::validate_user_id(callee)?;
             if callee == by.user {
                 return Err(CallError::Invalid("you cannot call yourself".into()));
             }

@@ -58,7 +58,7 @@ pub async fn join(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn leave(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    super::service::validate_chat_id(&req.chat_id)?;
+    super::validate_chat_id(&req.chat_id)?;
     cx.socket.leave(vec![rooms::chat(&req.chat_id)]);
     Ok(json!({}))
 }

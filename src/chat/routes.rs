@@ -7,27 +7,10 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::ChatKind;
+use super::PutChat;
 use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::error::AppError;
-
-/// `PUT /api/v1/chats/{chatId}`: the whole chat. Owners and bots are
-/// members too (added when missing).
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PutChat {
-    /// direct | group | channel
-    #[schema(value_type = String)]
-    pub kind: ChatKind,
-    #[serde(default)]
-    pub title: Option<String>,
-    pub members: Vec<String>,
-    #[serde(default)]
-    pub owners: Vec<String>,
-    #[serde(default)]
-    pub bots: Vec<String>,
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -4,14 +4,12 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Chat, ChatError, ChatKind, MembershipChange};
+use super::{
+    validate_chat_id, validate_user_ids, Chat, ChatError, ChatKind, MembershipChange, PutChat,
+    MAX_TITLE_LEN,
+};
 use crate::app::App;
 use crate::rooms;
-
-/// Longest chat id, user id and title accepted.
-pub const MAX_ID_LEN: usize = 128;
-pub const MAX_USER_ID_LEN: usize = 256;
-pub const MAX_TITLE_LEN: usize = 200;
 
 /// `chat:create` payload.
 #[derive(Debug, Deserialize)]
@@ -24,43 +22,6 @@ pub struct CreateChat {
     pub title: Option<String>,
     #[serde(default)]
     pub chat_id: Option<String>,
-}
-
-/// A chat id: 1–128 characters of `A-Z a-z 0-9 . _ : -`.
-pub fn validate_chat_id(id: &str) -> Result<(), ChatError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    ok.then_some(()).ok_or_else(|| {
-        ChatError::Invalid("chatId must be 1-128 characters of A-Z a-z 0-9 . _ : -".into())
-    })
-}
-
-/// A user id as it appears in a token's `sub`: 1–256 characters, no
-/// control characters.
-pub fn validate_user_id(id: &str) -> Result<(), ChatError> {
-    let ok = !id.is_empty() && id.len() <= MAX_USER_ID_LEN && !id.chars().any(char::is_control);
-    ok.then_some(())
-        .ok_or_else(|| ChatError::Invalid("user ids must be 1-256 characters".into()))
-}
-
-/// Validates a list of user ids, dropping duplicates (order kept).
-pub fn validate_user_ids(ids: &[String], max: usize) -> Result<Vec<String>, ChatError> {
-    if ids.len() > max {
-        return Err(ChatError::TooLarge(format!(
-            "at most {max} user ids per request"
-        )));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        validate_user_id(id)?;
-        if !out.contains(id) {
-            out.push(id.clone());
-        }
-    }
-    Ok(out)
 }
 
 /// The id of the direct chat between two users: the same whoever creates it.
@@ -348,11 +309,7 @@ pub async fn active_members(
 /// `PUT /api/v1/chats/{chatId}`: create or replace a chat as the server.
 /// Returns the chat and whether it was created. Membership changes are
 /// announced like `chat:add-members` / `chat:remove-members`.
-pub async fn put(
-    app: &App,
-    chat_id: &str,
-    req: super::routes::PutChat,
-) -> Result<(Chat, bool), ChatError> {
+pub async fn put(app: &App, chat_id: &str, req: PutChat) -> Result<(Chat, bool), ChatError> {
     validate_chat_id(chat_id)?;
     let cfg = &app.config.chat;
     let owners = validate_user_ids(&req.owners, cfg.max_ids_per_request)?;

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use super::reader::Reader;
-
 /// Every limited action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -132,18 +130,6 @@ impl Limits {
     pub fn get(&self, a: Action) -> Option<Limit> {
         self.0.iter().find(|(x, _)| *x == a).and_then(|(_, l)| *l)
     }
-}
-
-pub(super) fn read_limits(r: &mut Reader) -> Limits {
-    let mut limits = Limits::default();
-    for row in TABLE {
-        let raw = r.string(row.env);
-        match parse_limit(&raw) {
-            Ok(l) => limits.0.push((row.action, l)),
-            Err(e) => r.error(format!("{}={raw:?}: {e}", row.env)),
-        }
-    }
-    limits
 }
 
 #[cfg(test)]

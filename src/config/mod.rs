@@ -101,7 +101,7 @@ impl Config {
             inbox: automation::read_inbox(&mut r),
             webhooks: automation::read_webhooks(&mut r),
             cache: automation::read_cache(&mut r),
-            limits: limits::read_limits(&mut r),
+            limits: read_limits(&mut r),
             security: security::read_security(&mut r),
             server,
         };
@@ -125,6 +125,18 @@ impl Config {
             && self.auth.public_key_pem.is_none()
             && self.auth.jwks_url.is_none()
     }
+}
+
+fn read_limits(r: &mut reader::Reader) -> limits::Limits {
+    let mut limits = limits::Limits::default();
+    for row in limits::TABLE {
+        let raw = r.string(row.env);
+        match limits::parse_limit(&raw) {
+            Ok(l) => limits.0.push((row.action, l)),
+            Err(e) => r.error(format!("{}={raw:?}: {e}", row.env)),
+        }
+    }
+    limits
 }
 
 /// The `.env.example` text generated from [`VARS`].

@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::AppError;
 use crate::store::error::StoreResult;
 
 /// A queued event.
@@ -55,16 +54,23 @@ const RESERVED: &[&str] = &[
 ];
 
 /// A valid custom event name: 1–100 printable characters, not reserved.
-pub fn validate_event(name: &str) -> Result<(), AppError> {
+pub fn validate_event(name: &str) -> Result<(), InboxError> {
     if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "event must be 1-100 characters without control characters",
+        return Err(InboxError::Invalid(
+            "event must be 1-100 characters without control characters".into(),
         ));
     }
     if RESERVED.contains(&name) {
-        return Err(AppError::invalid(format!("event {name:?} is reserved")));
+        return Err(InboxError::Invalid(format!("event {name:?} is reserved")));
     }
     Ok(())
+}
+
+/// Why an event for a user was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    #[error("invalid: {0}")]
+    Invalid(String),
 }
 
 /// How an event was handled.

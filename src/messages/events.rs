@@ -42,7 +42,7 @@ struct ChatRef {
 
 pub async fn typing(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    crate::chat::service::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
+    crate::chat::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
     let member = cx
         .app
         .stores
@@ -59,7 +59,7 @@ pub async fn typing(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn stop_typing(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    crate::chat::service::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
+    crate::chat::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
     super::typing::stop(&cx.app, &cx.conn, &req.chat_id).await;
     Ok(json!({}))
 }

@@ -98,7 +98,7 @@ pub async fn receipt(
     cursor: Cursor,
     origin: Origin<'_>,
 ) -> Result<(), MessageError> {
-    chat::service::validate_chat_id(&req.chat_id)?;
+    chat::validate_chat_id(&req.chat_id)?;
     if req.message_id.is_empty() || req.message_id.len() > super::validate::MAX_REF_LEN {
         return Err(MessageError::Invalid("messageId is not valid".into()));
     }
@@ -165,7 +165,7 @@ pub async fn history(
     if limit == 0 || limit > max {
         return Err(MessageError::Invalid(format!("limit must be 1-{max}")));
     }
-    chat::service::validate_chat_id(&req.chat_id)?;
+    chat::validate_chat_id(&req.chat_id)?;
     if !app.stores.chats.is_member(&req.chat_id, user).await? {
         return Err(ChatError::NotMember.into());
     }
@@ -225,7 +225,7 @@ pub async fn sync(
     let limit = app.config.messages.sync_max_messages;
     let one = |c: SyncCursor| async move {
         let result: Result<SyncResult, MessageError> = async {
-            chat::service::validate_chat_id(&c.chat_id)?;
+            chat::validate_chat_id(&c.chat_id)?;
             if !app.stores.chats.is_member(&c.chat_id, user).await? {
                 return Err(ChatError::NotMember.into());
             }

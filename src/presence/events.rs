@@ -42,10 +42,8 @@ pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
 
 pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
-    let ids = crate::chat::service::validate_user_ids(
-        &req.user_ids,
-        cx.app.config.chat.max_ids_per_request,
-    )?;
+    let ids =
+        crate::chat::validate_user_ids(&req.user_ids, cx.app.config.chat.max_ids_per_request)?;
     cx.socket
         .leave(ids.iter().map(|u| rooms::presence(u)).collect());
     Ok(json!({}))

@@ -57,7 +57,7 @@ pub async fn allowed(
     user: &str,
     ids: &[String],
 ) -> Result<(Vec<String>, Vec<String>), AppError> {
-    let wanted = crate::chat::service::validate_user_ids(ids, app.config.chat.max_ids_per_request)?;
+    let wanted = crate::chat::validate_user_ids(ids, app.config.chat.max_ids_per_request)?;
     if app.config.presence.open {
         return Ok((wanted, Vec::new()));
     }

@@ -10,7 +10,7 @@ use crate::rooms;
 
 /// Checks the chat, membership and that the message exists.
 async fn check(app: &App, user: &str, r: &ReactionRef) -> Result<(), ReactionError> {
-    chat::service::validate_chat_id(&r.chat_id)?;
+    chat::validate_chat_id(&r.chat_id)?;
     if r.message_id.is_empty() || r.message_id.len() > crate::messages::validate::MAX_REF_LEN {
         return Err(ReactionError::Invalid("messageId is not valid".into()));
     }

@@ -21,6 +21,7 @@
 pub mod conn;
 pub mod cx;
 pub mod dispatch;
+pub mod enqueue;
 pub mod fanout;
 pub mod reply;
 mod setup;

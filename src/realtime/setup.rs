@@ -11,9 +11,10 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{SocketIo, SocketIoBuilder};
 
-use super::conn::{Conn, Enqueue};
+use super::conn::Conn;
 use super::cx::Cx;
 use super::dispatch;
+use super::enqueue::Enqueue;
 use super::fanout::{IoFanout, SocketHandle};
 use crate::app::AppState;
 use crate::auth::connect::{credentials, ConnectRefusal};

@@ -30,6 +30,7 @@
 //! `switchboard_webhooks_total{outcome}`,
 //! `switchboard_webhook_duration_seconds`.
 
+pub mod deliver;
 pub mod queue;
 pub mod replies;
 pub mod routes;
@@ -37,10 +38,12 @@ pub mod service;
 pub mod sign;
 pub mod worker;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 pub use crate::config::automation::Format;
-use crate::messages::Message;
+use crate::messages::{Media, Message, MessageType};
 use queue::Delivery;
 
 /// What goes to the automation for a user message to a bot.
@@ -102,4 +105,42 @@ pub fn payload(d: &Delivery, format: Format) -> Value {
             "timestamp": timestamp,
         }),
     }
+}
+
+/// Most replies in one answer.
+pub const MAX_REPLIES: usize = 20;
+
+/// One reply message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reply {
+    #[serde(default)]
+    pub content: String,
+    /// text (default) | image | video | audio | file | location | link
+    #[serde(default, rename = "type")]
+    #[schema(value_type = Option<String>)]
+    pub kind: MessageType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub media: Option<Media>,
+}
+
+/// A synchronous response body, or `POST /api/v1/webhooks/inbound`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Inbound {
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    #[serde(default)]
+    pub replies: Vec<Reply>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("this correlation id was already answered")]
+    AlreadyAnswered,
+    #[error("at most {MAX_REPLIES} replies")]
+    TooMany,
+    #[error(transparent)]
+    Store(#[from] crate::store::error::StoreError),
 }

@@ -9,8 +9,9 @@ use axum::Json;
 use serde_json::{json, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::replies::{self, Inbound, ReplyError};
+use super::replies;
 use super::sign;
+use super::{Inbound, ReplyError};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 

@@ -6,17 +6,6 @@ use super::delivery_for;
 use super::queue::Delivery;
 use crate::app::App;
 use crate::messages::Message;
-use crate::rooms;
-
-/// Queues a delivery and remembers its correlation id for the reply.
-pub async fn enqueue(app: &App, d: &Delivery) -> Result<(), crate::store::error::StoreError> {
-    let q = &app.stores.webhooks;
-    q.remember(d, app.config.webhooks.correlation_ttl).await?;
-    q.enqueue(d).await?;
-    crate::telemetry::metrics::webhook("queued");
-    app.webhook_wakeup();
-    Ok(())
-}
 
 /// After a message is stored (off the send path): deliveries for its chat's
 /// bots (or answers from the reply cache) and for `SB_WEBHOOK_EVENTS`.
@@ -44,7 +33,7 @@ pub async fn on_message(app: &crate::app::AppState, m: &Message) {
         }
     }
     if !sent && cfg.events.iter().any(|e| e == "message:new") {
-        if let Err(e) = enqueue(app, &delivery_for(m, None, None)).await {
+        if let Err(e) = super::deliver::enqueue(app, &delivery_for(m, None, None)).await {
             tracing::warn!(error = %e, "webhook: could not queue a delivery");
         }
     }
@@ -83,24 +72,7 @@ pub async fn on_presence(app: &App, presence: &crate::presence::Presence) {
         cache_key: None,
         refresh: false,
     };
-    if let Err(e) = enqueue(app, &d).await {
+    if let Err(e) = super::deliver::enqueue(app, &d).await {
         tracing::warn!(error = %e, "webhook: could not queue a delivery");
     }
-}
-
-/// The bot appears typing in the chat (or stops).
-pub async fn bot_typing(app: &App, chat_id: &str, bot: &str, typing: bool) {
-    let event = if typing {
-        "message:typing"
-    } else {
-        "message:stop-typing"
-    };
-    app.fanout()
-        .emit(
-            vec![rooms::chat(chat_id)],
-            vec![],
-            event,
-            &json!({ "chatId": chat_id, "userId": bot }),
-        )
-        .await;
 }

@@ -107,7 +107,7 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
         Ok(body) => {
             metrics::webhook("delivered");
             let replies = body
-                .and_then(|b| serde_json::from_slice::<replies::Inbound>(&b).ok())
+                .and_then(|b| serde_json::from_slice::<super::Inbound>(&b).ok())
                 .map(|r| r.replies)
                 .unwrap_or_default();
             if !replies.is_empty() {

@@ -1,0 +1,64 @@
+//! What the automation wing does to the outside world: queue a delivery
+//! (and wake this node's worker), show the bot typing, and post a bot's
+//! replies into the chat through `messages::service::send`. The reply
+//! cache, the listener and the inbound route all go through here, which
+//! keeps them free of one another.
+
+use serde_json::json;
+
+use super::queue::Delivery;
+use super::Reply;
+use crate::app::{App, AppState};
+use crate::messages::{service::Origin, validate::SendMessage};
+use crate::rooms;
+
+/// Queues a delivery and remembers its correlation id for the reply.
+pub async fn enqueue(app: &App, d: &Delivery) -> Result<(), crate::store::error::StoreError> {
+    let q = &app.stores.webhooks;
+    q.remember(d, app.config.webhooks.correlation_ttl).await?;
+    q.enqueue(d).await?;
+    crate::telemetry::metrics::webhook("queued");
+    app.webhook_wakeup();
+    Ok(())
+}
+
+/// The bot appears typing in the chat (or stops).
+pub async fn bot_typing(app: &App, chat_id: &str, bot: &str, typing: bool) {
+    let event = if typing {
+        "message:typing"
+    } else {
+        "message:stop-typing"
+    };
+    app.fanout()
+        .emit(
+            vec![rooms::chat(chat_id)],
+            vec![],
+            event,
+            &json!({ "chatId": chat_id, "userId": bot }),
+        )
+        .await;
+}
+
+/// Posts `replies` (validated like `message:new`) into `chat` as `bot`;
+/// client ids derived from `key` make a repeat store nothing new. Returns
+/// how many were posted.
+pub async fn post(app: &AppState, chat: &str, bot: &str, key: &str, replies: &[Reply]) -> usize {
+    let mut n = 0;
+    for (i, r) in replies.iter().enumerate() {
+        let req = SendMessage {
+            chat_id: chat.to_string(),
+            content: r.content.clone(),
+            kind: r.kind,
+            media: r.media.clone(),
+            reply_to: None,
+            forwarded_from: None,
+            client_id: Some(format!("{key}:{i}")),
+            encrypted: false,
+        };
+        match crate::messages::service::send(app, bot, req, Origin::Server).await {
+            Ok(_) => n += 1,
+            Err(e) => tracing::warn!(error = %e, chat, bot, "webhook: a bot reply was refused"),
+        }
+    }
+    n
+}
