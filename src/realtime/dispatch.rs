@@ -101,14 +101,14 @@ pub fn rate_class(event: &str) -> Action {
 }
 
 /// The rate limit of the event's class, then its handler.
-async fn limited(cx: &Cx, event: &str, data: Value) -> HandlerResult {
-    rate_limit::service::check(&cx.app, rate_class(event), cx.user_id()).await?;
+async fn limited(cx: &Cx, event: &str, action: Action, data: Value) -> HandlerResult {
+    rate_limit::service::check(&cx.app, action, cx.user_id()).await?;
     handle(cx, event, data).await
 }
 
 /// The metric label of an event: its name, or `unknown` (bounded label set).
-fn label(event: &str) -> &'static str {
-    spec(event).map_or("unknown", EventSpec::label)
+fn label(spec: Option<&EventSpec>) -> &'static str {
+    spec.map_or("unknown", EventSpec::label)
 }
 
 /// How long a connection may stay unset-up before its worker gives up.
@@ -127,13 +127,16 @@ pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Box<Job>>, gate: oneshot::Receiv
             reply::send(cx.socket.as_ref(), "", job.ack, Err(err));
             continue;
         };
-        let label = label(&event);
+        // One look-up in the table for both the label and the rate class.
+        let spec = spec(&event);
+        let label = label(spec);
+        let action = spec.map_or(Action::Other, |e| e.action);
         let started = Instant::now();
         let result = match job.data {
             None => Err(AppError::invalid("the payload is not valid JSON")),
             // Boxed: the worker of an idle connection then holds a small
             // future instead of one sized for the largest handler.
-            Some(data) => AssertUnwindSafe(Box::pin(limited(&cx, &event, data)))
+            Some(data) => AssertUnwindSafe(Box::pin(limited(&cx, &event, action, data)))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {
@@ -169,14 +172,14 @@ mod tests {
         for e in EVENTS {
             assert!(seen.insert(e.name), "{} is declared twice", e.name);
             assert!(e.name.contains(':'), "{} is not family:action", e.name);
-            assert_eq!(label(e.name), e.name);
+            assert_eq!(label(spec(e.name)), e.name);
             assert_eq!(rate_class(e.name), e.action);
             let out = handle(&cx, e.name, Value::String("not an object".into())).await;
             if let Err(err) = out {
                 assert_ne!(err.message, "unknown event", "{} has no handler", e.name);
             }
         }
-        assert_eq!(label("no:such-event"), "unknown");
+        assert_eq!(label(spec("no:such-event")), "unknown");
         assert_eq!(rate_class("no:such-event"), Action::Other);
         let out = handle(&cx, "no:such-event", Value::Null).await;
         assert_eq!(out.unwrap_err().message, "unknown event");
