@@ -5,6 +5,9 @@
 #
 #   loadtest/bench.sh            # full run (about 3 minutes)
 #   IDLE_N=2000 loadtest/bench.sh   # smaller idle run
+#   SERVER_BIN=/path/to/switchboard OUT=/tmp/b.md loadtest/bench.sh
+#                                   # an already-built server (say, another
+#                                   # commit's) against this load generator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -14,10 +17,11 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
 command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)" >&2; exit 1; }
-cargo build --release --quiet --bin switchboard -p switchboard
-cargo build --release --quiet -p switchboard-loadtest
-server_bin="$root/target/release/switchboard"
-load_bin="$root/target/release/switchboard-loadtest"
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+[ -n "${SERVER_BIN:-}" ] || cargo build --release --quiet --bin switchboard -p switchboard
+[ -n "${LOAD_BIN:-}" ] || cargo build --release --quiet -p switchboard-loadtest
+server_bin=${SERVER_BIN:-$target_dir/release/switchboard}
+load_bin=${LOAD_BIN:-$target_dir/release/switchboard-loadtest}
 ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d)
