@@ -2,8 +2,11 @@
 //!
 //! Every domain returns its own error enum; this module maps each of them to
 //! the closed list of client error codes of PROTOCOL §2 ([`ErrorCode`]) and to
-//! HTTP statuses. Unexpected failures (`INTERNAL`, `UNAVAILABLE`) are logged
-//! here, once, at the edge.
+//! HTTP statuses. Conversions have no side effects: an unexpected failure
+//! (`INTERNAL`, `UNAVAILABLE`) keeps its cause in [`AppError::cause`], never
+//! sent to a client, and the edge that answers (the socket ack in
+//! `realtime/reply.rs`, the HTTP response in `api/extract.rs`) logs it once
+//! with [`AppError::log`].
 
 use serde::Serialize;
 
@@ -71,6 +74,10 @@ pub struct AppError {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// The internal cause of an `INTERNAL` or `UNAVAILABLE` error, for the
+    /// log only: never serialized.
+    #[serde(skip)]
+    pub cause: Option<String>,
 }
 
 impl AppError {
@@ -79,6 +86,7 @@ impl AppError {
             code,
             message: message.into(),
             retry_after_ms: None,
+            cause: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -93,11 +101,33 @@ impl AppError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
     }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, message)
+    }
     pub fn rate_limited(retry_after_ms: u64) -> Self {
         Self {
             code: ErrorCode::RateLimited,
             message: "rate limit exceeded".into(),
             retry_after_ms: Some(retry_after_ms),
+            cause: None,
+        }
+    }
+
+    /// Logs an unexpected failure with its cause; client errors are the
+    /// client's business and are not logged. Called once, by the edge that
+    /// answers the request (`what` names it: an event or a route).
+    pub fn log(&self, what: &str) {
+        let cause = self.cause.as_deref().unwrap_or(&self.message);
+        match self.code {
+            ErrorCode::Unavailable => tracing::warn!(what, error = %cause, "unavailable"),
+            ErrorCode::Internal => tracing::error!(what, error = %cause, "internal error"),
+            _ => {}
         }
     }
 }
@@ -105,17 +135,24 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "storage unavailable");
-                AppError::new(
-                    ErrorCode::Unavailable,
-                    "storage is unavailable, retry later",
-                )
-            }
-            StoreError::Internal(detail) => {
-                tracing::error!(error = %detail, "storage failure");
-                AppError::new(ErrorCode::Internal, "internal error")
-            }
+            StoreError::Unavailable(detail) => AppError {
+                cause: Some(format!("storage unavailable: {detail}")),
+                ..AppError::unavailable("storage is unavailable, retry later")
+            },
+            StoreError::Internal(detail) => AppError {
+                cause: Some(format!("storage failure: {detail}")),
+                ..AppError::new(ErrorCode::Internal, "internal error")
+            },
+        }
+    }
+}
+
+impl From<crate::ids::IdError> for AppError {
+    fn from(e: crate::ids::IdError) -> Self {
+        use crate::ids::IdError as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::TooMany(m) => AppError::too_large(m),
         }
     }
 }
@@ -129,7 +166,7 @@ impl From<crate::chat::ChatError> for AppError {
             E::NotFound => AppError::not_found("chat not found"),
             E::NotMember => AppError::forbidden("not a member of this chat"),
             E::NotOwner => AppError::forbidden("only an owner of this chat may do that"),
-            E::Exists => AppError::new(ErrorCode::Conflict, "a chat with this id already exists"),
+            E::Exists => AppError::conflict("a chat with this id already exists"),
             E::Store(s) => s.into(),
         }
     }
@@ -188,7 +225,7 @@ impl From<crate::presence::PresenceError> for AppError {
         use crate::presence::PresenceError as E;
         match e {
             E::Invalid(m) => AppError::invalid(m),
-            E::TooManySubscriptions(_) => AppError::new(ErrorCode::Conflict, e.to_string()),
+            E::TooManySubscriptions(_) => AppError::conflict(e.to_string()),
             E::Store(s) => s.into(),
         }
     }
@@ -211,10 +248,44 @@ impl From<crate::calls::CallError> for AppError {
             E::TooLarge(m) => AppError::too_large(m),
             E::NotFound => AppError::not_found("call not found"),
             E::NotParticipant | E::NotContact => AppError::forbidden(e.to_string()),
-            E::Conflict(m) => AppError::new(ErrorCode::Conflict, m),
+            E::Conflict(m) => AppError::conflict(m),
             E::Chat(c) => c.into(),
             E::Store(s) => s.into(),
         }
+    }
+}
+
+impl From<crate::rate_limit::RateLimitError> for AppError {
+    fn from(e: crate::rate_limit::RateLimitError) -> Self {
+        use crate::rate_limit::RateLimitError as E;
+        match e {
+            E::Limited { retry_after_ms } => AppError::rate_limited(retry_after_ms),
+            E::Unavailable => AppError::unavailable("the rate limiter is unavailable; retry later"),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for AppError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        AppError::unauthorized(e.code())
+    }
+}
+
+impl From<crate::webhooks::ReplyError> for AppError {
+    fn from(e: crate::webhooks::ReplyError) -> Self {
+        use crate::webhooks::ReplyError as E;
+        match e {
+            E::AlreadyAnswered => AppError::conflict("this correlationId was already answered"),
+            E::UnknownCorrelation => AppError::not_found(e.to_string()),
+            E::TooMany => AppError::too_large(e.to_string()),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::webhooks::sign::SignatureError> for AppError {
+    fn from(e: crate::webhooks::sign::SignatureError) -> Self {
+        AppError::unauthorized(e.to_string())
     }
 }
 
@@ -247,5 +318,19 @@ mod tests {
         assert_eq!(v["retryAfterMs"], 1500);
         let v = serde_json::to_value(AppError::invalid("x")).unwrap();
         assert!(v.get("retryAfterMs").is_none());
+    }
+
+    #[test]
+    fn store_failures_keep_their_cause_out_of_the_wire() {
+        let e = AppError::from(StoreError::Unavailable(
+            "connection refused 10.0.0.7".into(),
+        ));
+        assert_eq!(e.code, ErrorCode::Unavailable);
+        assert!(e.cause.as_deref().unwrap().contains("10.0.0.7"));
+        let wire = serde_json::to_string(&e).unwrap();
+        assert!(!wire.contains("10.0.0.7"), "{wire}");
+        let e = AppError::from(StoreError::Internal("bad json".into()));
+        assert_eq!(e.code, ErrorCode::Internal);
+        assert!(!serde_json::to_string(&e).unwrap().contains("bad json"));
     }
 }

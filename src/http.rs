@@ -72,7 +72,7 @@ async fn dev_token(
         .dev_secret
         .as_deref()
         .ok_or_else(|| AppError::not_found("not found"))?;
-    crate::chat::validate_user_id(&q.sub).map_err(AppError::from)?;
+    crate::ids::validate_user_id(&q.sub).map_err(AppError::from)?;
     let token = TokenBuilder::new(&q.sub)
         .device(q.device.as_deref())
         .name(q.name.as_deref())

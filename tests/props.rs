@@ -109,12 +109,12 @@ proptest! {
 
     #[test]
     fn identifiers_are_validated_without_panics(s in ".{0,300}") {
-        let _ = switchboard::chat::validate_chat_id(&s);
-        let _ = switchboard::chat::validate_user_id(&s);
+        let _ = switchboard::ids::validate_chat_id(&s);
+        let _ = switchboard::ids::validate_user_id(&s);
         let _ = switchboard::channels::validate_channel(&s);
         let _ = switchboard::inbox::validate_event(&s);
         let _ = switchboard::channels::parse_rules(&s);
-        let _ = switchboard::cache::parse_rules(&s);
+        let _ = switchboard::webhooks::cache::parse_rules(&s);
         let _ = switchboard::rate_limit::parse_limit(&s);
         let _ = s.parse::<switchboard::security::Cidr>();
         let _ = switchboard::auth::connect::bearer(&s);
@@ -122,8 +122,8 @@ proptest! {
         for m in switchboard::notifications::mentions(&s, &members, "alice") {
             prop_assert!(members.contains(&m) && m != "alice");
         }
-        if let Ok(rules) = switchboard::cache::parse_rules("/menu global; /o* user day") {
-            if let Some(k) = switchboard::cache::key_for(&rules, "bot", "u", &s, "2026-01-01") {
+        if let Ok(rules) = switchboard::webhooks::cache::parse_rules("/menu global; /o* user day") {
+            if let Some(k) = switchboard::webhooks::cache::key_for(&rules, "bot", "u", &s, "2026-01-01") {
                 prop_assert!(k.starts_with("bot:"));
             }
         }

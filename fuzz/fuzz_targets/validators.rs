@@ -7,11 +7,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = switchboard::chat::validate_chat_id(s);
-    let _ = switchboard::chat::validate_user_id(s);
+    let _ = switchboard::ids::validate_chat_id(s);
+    let _ = switchboard::ids::validate_user_id(s);
     let _ = switchboard::channels::validate_channel(s);
     let _ = switchboard::channels::parse_rules(s);
-    let _ = switchboard::cache::parse_rules(s);
+    let _ = switchboard::webhooks::cache::parse_rules(s);
     let _ = switchboard::rate_limit::parse_limit(s);
     let _ = switchboard::reactions::validate_emoji(s);
     let _ = switchboard::inbox::validate_event(s);

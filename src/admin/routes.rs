@@ -34,8 +34,7 @@ struct SessionsQuery {
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn sessions(State(app): State<AppState>, Query(q): Query<SessionsQuery>) -> Api {
-    crate::chat::validate_user_id(&q.user_id)?;
-    let sessions = app.stores.cluster.sessions_of(&q.user_id).await?;
+    let sessions = super::service::sessions_of(&app, &q.user_id).await?;
     Ok(Json(json!({ "sessions": sessions })))
 }
 
@@ -45,9 +44,7 @@ async fn sessions(State(app): State<AppState>, Query(q): Query<SessionsQuery>) -
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn disconnect(State(app): State<AppState>, Path(user): Path<String>) -> Api {
-    crate::chat::validate_user_id(&user)?;
-    let n = app.stores.cluster.sessions_of(&user).await?.len();
-    app.fanout().disconnect_user(&user).await;
+    let n = super::service::disconnect_user(&app, &user).await?;
     Ok(Json(json!({ "sessions": n })))
 }
 
@@ -80,11 +77,11 @@ async fn broadcast(State(app): State<AppState>, ApiJson(req): ApiJson<Broadcast>
     let room = match (&req.chat_id, &req.user_id, &req.channel) {
         (None, None, None) => None,
         (Some(c), None, None) => {
-            crate::chat::validate_chat_id(c)?;
+            crate::ids::validate_chat_id(c)?;
             Some(rooms::chat(c))
         }
         (None, Some(u), None) => {
-            crate::chat::validate_user_id(u)?;
+            crate::ids::validate_user_id(u)?;
             Some(rooms::user(u))
         }
         (None, None, Some(t)) => {
@@ -111,5 +108,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions))
         .routes(routes!(disconnect))
         .routes(routes!(broadcast))
-        .merge(crate::cache::routes::router())
+        .merge(crate::webhooks::cache::routes::router())
 }

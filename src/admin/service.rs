@@ -5,6 +5,20 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::error::AppError;
 
+/// The registered connections of one user, on every node.
+pub async fn sessions_of(app: &App, user: &str) -> Result<Vec<crate::cluster::Session>, AppError> {
+    crate::ids::validate_user_id(user)?;
+    Ok(app.stores.cluster.sessions_of(user).await?)
+}
+
+/// Disconnects every connection of `user` on every node; how many were
+/// registered.
+pub async fn disconnect_user(app: &App, user: &str) -> Result<usize, AppError> {
+    let n = sessions_of(app, user).await?.len();
+    app.fanout().disconnect_user(user).await;
+    Ok(n)
+}
+
 /// Connections on this node and in the cluster, live nodes, and queue
 /// depths.
 pub async fn stats(app: &App) -> Result<Value, AppError> {

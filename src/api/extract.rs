@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 
 /// A JSON body whose rejections (malformed, wrong type, too large) answer
 /// with the error envelope.
@@ -26,14 +26,19 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Err(AppError::too_large("the request body is too large"))
-                } else {
-                    Err(AppError::invalid(rejection.body_text()))
-                }
-            }
+            Err(r) => Err(rejection(r.status(), r.body_text())),
         }
+    }
+}
+
+/// The one mapping of a body rejection (JSON or raw bytes) to the error
+/// envelope: too large → `PAYLOAD_TOO_LARGE`, anything else →
+/// `INVALID_PAYLOAD` with axum's explanation.
+pub fn rejection(status: axum::http::StatusCode, text: String) -> AppError {
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::too_large("the request body is too large")
+    } else {
+        AppError::invalid(text)
     }
 }
 
@@ -61,21 +66,16 @@ async fn check_key(
     next: Next,
 ) -> Result<Response, AppError> {
     let Some(key) = configured else {
-        return Err(AppError::new(
-            ErrorCode::Unauthorized,
-            format!("the {what} key is not configured on this server"),
-        ));
+        return Err(AppError::unauthorized(format!(
+            "the {what} key is not configured on this server"
+        )));
     };
     match bearer(&req) {
         Some(given) if key_matches(given, key) => Ok(next.run(req).await),
-        Some(_) => Err(AppError::new(
-            ErrorCode::Unauthorized,
-            format!("wrong {what} key"),
-        )),
-        None => Err(AppError::new(
-            ErrorCode::Unauthorized,
-            format!("send the {what} key as Authorization: Bearer <key>"),
-        )),
+        Some(_) => Err(AppError::unauthorized(format!("wrong {what} key"))),
+        None => Err(AppError::unauthorized(format!(
+            "send the {what} key as Authorization: Bearer <key>"
+        ))),
     }
 }
 
@@ -98,6 +98,7 @@ pub(super) async fn require_admin_key(
 /// The HTTP error body of PROTOCOL §11: `{ error: { code, message } }`.
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
+        self.log("http");
         let status = axum::http::StatusCode::from_u16(self.code.http_status())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
         (status, axum::Json(serde_json::json!({ "error": self }))).into_response()

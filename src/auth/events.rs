@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::fanout::SocketOps;
 use crate::realtime::conn::Conn;
 use crate::realtime::cx::{parse, Cx};
@@ -57,12 +57,7 @@ struct Refresh {
 /// a new connection's, moves the expiry. Ack `{ expiresAt }`.
 pub async fn refresh(cx: &Cx, data: Value) -> HandlerResult {
     let req: Refresh = parse(data)?;
-    let id = cx
-        .app
-        .verifier
-        .verify(&req.token)
-        .await
-        .map_err(|e| AppError::new(ErrorCode::Unauthorized, e.code()))?;
+    let id = cx.app.verifier.verify(&req.token).await?;
     if id.user_id != cx.user_id() {
         return Err(AppError::forbidden(
             "the new token is for another user (sub must not change)",

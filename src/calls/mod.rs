@@ -243,3 +243,9 @@ pub enum CallError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+impl From<crate::ids::IdError> for CallError {
+    fn from(e: crate::ids::IdError) -> Self {
+        CallError::Chat(e.into())
+    }
+}

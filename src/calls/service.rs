@@ -97,7 +97,7 @@ pub async fn initiate(app: &App, by: Actor<'_>, req: Initiate) -> Result<Call, C
     size_ok(&req.offer, MAX_SDP_BYTES, "offer")?;
     let callees: Vec<String> = match (&req.callee_id, &req.chat_id) {
         (Some(callee), None) => {
-            crate::chat::validate_user_id(callee)?;
+            crate::ids::validate_user_id(callee)?;
             if callee == by.user {
                 return Err(CallError::Invalid("you cannot call yourself".into()));
             }

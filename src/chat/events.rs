@@ -68,10 +68,9 @@ pub async fn leave(cx: &Cx, data: Value) -> HandlerResult {
 fn room_budget(cx: &Cx, more: usize) -> Result<(), AppError> {
     let max = cx.app.config.security.max_chats_per_socket;
     if rooms::chats_in(&cx.socket.rooms()) + more > max {
-        return Err(AppError::new(
-            crate::error::ErrorCode::Conflict,
-            format!("a connection follows at most {max} chats; chat:leave some first"),
-        ));
+        return Err(AppError::conflict(format!(
+            "a connection follows at most {max} chats; chat:leave some first"
+        )));
     }
     Ok(())
 }

@@ -19,46 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::store::error::{StoreError, StoreResult};
 
 /// Longest chat id, user id and title accepted.
-pub const MAX_ID_LEN: usize = 128;
-pub const MAX_USER_ID_LEN: usize = 256;
+pub use crate::ids::{
+    validate_chat_id, validate_user_id, validate_user_ids, IdError, MAX_ID_LEN, MAX_USER_ID_LEN,
+};
 pub const MAX_TITLE_LEN: usize = 200;
-
-/// A chat id: 1–128 characters of `A-Z a-z 0-9 . _ : -`.
-pub fn validate_chat_id(id: &str) -> Result<(), ChatError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    ok.then_some(()).ok_or_else(|| {
-        ChatError::Invalid("chatId must be 1-128 characters of A-Z a-z 0-9 . _ : -".into())
-    })
-}
-
-/// A user id as it appears in a token's `sub`: 1–256 characters, no
-/// control characters.
-pub fn validate_user_id(id: &str) -> Result<(), ChatError> {
-    let ok = !id.is_empty() && id.len() <= MAX_USER_ID_LEN && !id.chars().any(char::is_control);
-    ok.then_some(())
-        .ok_or_else(|| ChatError::Invalid("user ids must be 1-256 characters".into()))
-}
-
-/// Validates a list of user ids, dropping duplicates (order kept).
-pub fn validate_user_ids(ids: &[String], max: usize) -> Result<Vec<String>, ChatError> {
-    if ids.len() > max {
-        return Err(ChatError::TooLarge(format!(
-            "at most {max} user ids per request"
-        )));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        validate_user_id(id)?;
-        if !out.contains(id) {
-            out.push(id.clone());
-        }
-    }
-    Ok(out)
-}
 
 /// `PUT /api/v1/chats/{chatId}`: the whole chat. Owners and bots are
 /// members too (added when missing).
@@ -127,6 +91,15 @@ pub enum ChatError {
     Exists,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<IdError> for ChatError {
+    fn from(e: IdError) -> Self {
+        match e {
+            IdError::Invalid(m) => ChatError::Invalid(m),
+            IdError::TooMany(m) => ChatError::TooLarge(m),
+        }
+    }
 }
 
 /// The result of a membership change: the chat after it, and who actually

@@ -136,6 +136,16 @@ pub async fn member_chat(app: &App, actor: &str, chat_id: &str) -> Result<Chat, 
     load_chat(app, Some(actor), chat_id).await
 }
 
+/// Checks that `user` is a member of `chat_id` (one set look-up, without
+/// loading the chat): `NOT_FOUND` is not distinguished from not a member.
+pub async fn require_member(app: &App, user: &str, chat_id: &str) -> Result<(), ChatError> {
+    validate_chat_id(chat_id)?;
+    if !app.stores.chats.is_member(chat_id, user).await? {
+        return Err(ChatError::NotMember);
+    }
+    Ok(())
+}
+
 /// The common start of a membership change: valid, non-empty user ids and
 /// a chat the actor (when a user, not the server) is a member of.
 async fn load_for_change(
@@ -434,7 +444,7 @@ mod tests {
         let ids = vec!["a".to_string(), "b".into(), "a".into()];
         assert_eq!(validate_user_ids(&ids, 10).unwrap(), vec!["a", "b"]);
         assert!(matches!(
-            validate_user_ids(&ids, 2),
+            validate_user_ids(&ids, 2).map_err(ChatError::from),
             Err(ChatError::TooLarge(_))
         ));
         assert!(validate_user_ids(&["".to_string()], 10).is_err());

@@ -16,7 +16,7 @@ pub async fn send(
     data: Value,
     persist: bool,
 ) -> Result<Outcome, AppError> {
-    crate::chat::validate_user_id(user)?;
+    crate::ids::validate_user_id(user)?;
     validate_event(event)?;
     if crate::messages::validate::json_len(&data) > app.config.messages.max_content_bytes {
         return Err(AppError::too_large("data is too large"));

@@ -4,7 +4,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{service::Origin, Cursor};
-use crate::chat::ChatError;
 use crate::error::AppError;
 use crate::realtime::cx::{parse, Cx};
 use crate::realtime::reply::HandlerResult;
@@ -42,24 +41,14 @@ struct ChatRef {
 
 pub async fn typing(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    crate::chat::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
-    let member = cx
-        .app
-        .stores
-        .chats
-        .is_member(&req.chat_id, cx.user_id())
-        .await
-        .map_err(AppError::from)?;
-    if !member {
-        return Err(ChatError::NotMember.into());
-    }
+    crate::chat::service::require_member(&cx.app, cx.user_id(), &req.chat_id).await?;
     super::typing::start(&cx.app, &cx.conn, &req.chat_id).await;
     Ok(json!({}))
 }
 
 pub async fn stop_typing(cx: &Cx, data: Value) -> HandlerResult {
     let req: ChatRef = parse(data)?;
-    crate::chat::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
+    crate::ids::validate_chat_id(&req.chat_id).map_err(AppError::from)?;
     super::typing::stop(&cx.app, &cx.conn, &req.chat_id).await;
     Ok(json!({}))
 }

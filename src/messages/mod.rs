@@ -145,6 +145,12 @@ pub enum MessageError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::ids::IdError> for MessageError {
+    fn from(e: crate::ids::IdError) -> Self {
+        MessageError::Chat(e.into())
+    }
+}
+
 /// Per-chat message history and per-user cursors.
 #[async_trait]
 pub trait MessageStore: Send + Sync + 'static {

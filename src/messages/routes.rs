@@ -52,7 +52,7 @@ async fn post_message(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<PostMessage>,
 ) -> Result<Response, AppError> {
-    crate::chat::validate_user_id(&req.sender_id)?;
+    crate::ids::validate_user_id(&req.sender_id)?;
     let send = SendMessage {
         chat_id: req.chat_id,
         content: req.content,

@@ -44,7 +44,7 @@ pub fn json_len<T: serde::Serialize + ?Sized>(v: &T) -> usize {
 
 /// Checks sizes, kinds and URLs of a message before anything is stored.
 pub fn validate(req: &SendMessage, cfg: &MessageConfig) -> Result<(), MessageError> {
-    crate::chat::validate_chat_id(&req.chat_id)?;
+    crate::ids::validate_chat_id(&req.chat_id)?;
     if req.content.len() > cfg.max_content_bytes {
         return Err(MessageError::TooLarge(format!(
             "content is larger than {} bytes",

@@ -51,7 +51,7 @@ async fn post_notification(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<PostNotification>,
 ) -> Result<Response, AppError> {
-    let users = crate::chat::validate_user_ids(&req.user_ids, app.config.chat.max_ids_per_request)?;
+    let users = crate::ids::validate_user_ids(&req.user_ids, app.config.chat.max_ids_per_request)?;
     if users.is_empty() {
         return Err(AppError::invalid("userIds must not be empty"));
     }

@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
-use super::{mentions, new, preview, Kind, Notification, NotificationError};
+use super::{
+    mentions, new, preview, Kind, Notification, NotificationError, DEFAULT_PAGE, MAX_PAGE,
+};
 use crate::app::App;
 use crate::messages::Message;
 use crate::rooms;
@@ -31,6 +33,54 @@ pub async fn notify(
             .await;
     }
     Ok(())
+}
+
+/// Notification ids are opaque: non-empty, at most 128 bytes.
+fn check_id(id: &str) -> Result<(), NotificationError> {
+    if id.is_empty() || id.len() > 128 {
+        return Err(NotificationError::Invalid("id is not valid".into()));
+    }
+    Ok(())
+}
+
+/// The user's unread notifications, newest first, at most `limit`
+/// (default [`DEFAULT_PAGE`], at most [`MAX_PAGE`]).
+pub async fn pending(
+    app: &App,
+    user: &str,
+    limit: Option<usize>,
+) -> Result<Vec<Notification>, NotificationError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(NotificationError::Invalid(format!(
+            "limit must be 1-{MAX_PAGE}"
+        )));
+    }
+    let ttl = app.config.notifications.ttl.as_secs();
+    Ok(app.stores.notifications.list(user, limit, ttl).await?)
+}
+
+/// Marks one of the user's notifications read.
+pub async fn mark_read(app: &App, user: &str, id: &str) -> Result<(), NotificationError> {
+    check_id(id)?;
+    match app.stores.notifications.mark_read(user, id).await? {
+        true => Ok(()),
+        false => Err(NotificationError::NotFound),
+    }
+}
+
+/// Removes one of the user's notifications.
+pub async fn clear(app: &App, user: &str, id: &str) -> Result<(), NotificationError> {
+    check_id(id)?;
+    match app.stores.notifications.clear(user, id).await? {
+        true => Ok(()),
+        false => Err(NotificationError::NotFound),
+    }
+}
+
+/// Removes all of the user's notifications; how many there were.
+pub async fn clear_all(app: &App, user: &str) -> Result<usize, NotificationError> {
+    Ok(app.stores.notifications.clear_all(user).await?)
 }
 
 /// The after-store listener of the notifications: mentions and replies.

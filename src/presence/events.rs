@@ -36,14 +36,13 @@ pub async fn subscribe(cx: &Cx, data: Value) -> HandlerResult {
         return Err(PresenceError::TooManySubscriptions(max).into());
     }
     cx.socket.join(wanted);
-    let presences = cx.app.stores.presence.presences(&ok).await?;
+    let presences = super::service::presences(&cx.app, &ok).await?;
     Ok(json!({ "presences": presences, "failed": failed(&refused) }))
 }
 
 pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
-    let ids =
-        crate::chat::validate_user_ids(&req.user_ids, cx.app.config.chat.max_ids_per_request)?;
+    let ids = crate::ids::validate_user_ids(&req.user_ids, cx.app.config.chat.max_ids_per_request)?;
     cx.socket
         .leave(ids.iter().map(|u| rooms::presence(u)).collect());
     Ok(json!({}))
@@ -52,6 +51,6 @@ pub async fn unsubscribe(cx: &Cx, data: Value) -> HandlerResult {
 pub async fn get(cx: &Cx, data: Value) -> HandlerResult {
     let req: Users = parse(data)?;
     let (ok, refused) = super::service::allowed(&cx.app, cx.user_id(), &req.user_ids).await?;
-    let presences = cx.app.stores.presence.presences(&ok).await?;
+    let presences = super::service::presences(&cx.app, &ok).await?;
     Ok(json!({ "presences": presences, "failed": failed(&refused) }))
 }

@@ -34,8 +34,8 @@ async fn get_presence(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let ids = crate::chat::validate_user_ids(&ids, app.config.chat.max_ids_per_request)?;
-    let presences = app.stores.presence.presences(&ids).await?;
+    let ids = crate::ids::validate_user_ids(&ids, app.config.chat.max_ids_per_request)?;
+    let presences = super::service::presences(&app, &ids).await?;
     Ok(Json(json!({ "presences": presences })))
 }
 

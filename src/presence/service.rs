@@ -50,6 +50,11 @@ pub async fn update(app: &App, user: &str, req: Update) -> Result<Presence, Pres
     Ok(presence)
 }
 
+/// Presences as others see them, in the order asked.
+pub async fn presences(app: &App, ids: &[String]) -> Result<Vec<Presence>, PresenceError> {
+    Ok(app.stores.presence.presences(ids).await?)
+}
+
 /// Checks a list of user ids and splits it into the users the requester may
 /// watch and the refused ones (`FORBIDDEN`: no shared chat).
 pub async fn allowed(
@@ -57,7 +62,7 @@ pub async fn allowed(
     user: &str,
     ids: &[String],
 ) -> Result<(Vec<String>, Vec<String>), AppError> {
-    let wanted = crate::chat::validate_user_ids(ids, app.config.chat.max_ids_per_request)?;
+    let wanted = crate::ids::validate_user_ids(ids, app.config.chat.max_ids_per_request)?;
     if app.config.presence.open {
         return Ok((wanted, Vec::new()));
     }

@@ -28,6 +28,17 @@ use async_trait::async_trait;
 pub use crate::config::limits::{parse_limit, Action, Limit, Limits, RateRow, TABLE};
 use crate::store::error::StoreResult;
 
+/// Why a limited action was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RateLimitError {
+    /// Over the limit: the next request may go in `retry_after_ms`.
+    #[error("rate limit exceeded; retry in {retry_after_ms} ms")]
+    Limited { retry_after_ms: u64 },
+    /// The store could not be reached and the limit fails closed.
+    #[error("the rate limiter is unavailable")]
+    Unavailable,
+}
+
 #[async_trait]
 pub trait RateLimitStore: Send + Sync + 'static {
     /// Counts one request against `key` under `limit`: `None` when allowed,

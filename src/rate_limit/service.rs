@@ -1,13 +1,11 @@
 //! The one rate-limit check every limited action goes through.
 
-use super::Action;
+use super::{Action, RateLimitError};
 use crate::app::App;
-use crate::error::{AppError, ErrorCode};
-use crate::store::error::StoreError;
 
 /// The one check: `subject` (a user id, or a client IP for `Connect`) may
 /// do `action` now, or gets `RATE_LIMITED` with `retryAfterMs`.
-pub async fn check(app: &App, action: Action, subject: &str) -> Result<(), AppError> {
+pub async fn check(app: &App, action: Action, subject: &str) -> Result<(), RateLimitError> {
     let Some(limit) = app.config.limits.get(action) else {
         return Ok(());
     };
@@ -22,19 +20,18 @@ pub async fn check(app: &App, action: Action, subject: &str) -> Result<(), AppEr
         Ok(None) => Ok(()),
         Ok(Some(wait)) => {
             crate::telemetry::metrics::rate_limit(label, "limited");
-            Err(AppError::rate_limited(wait.as_millis().max(1) as u64))
+            Err(RateLimitError::Limited {
+                retry_after_ms: wait.as_millis().max(1) as u64,
+            })
         }
-        Err(e @ StoreError::Unavailable(_)) | Err(e @ StoreError::Internal(_)) => {
+        Err(e) => {
             if limit.fail_open {
                 crate::telemetry::metrics::rate_limit(label, "fail_open");
                 tracing::warn!(action = label, error = %e, "rate limit store unreachable: failing open");
                 Ok(())
             } else {
                 crate::telemetry::metrics::rate_limit(label, "fail_closed");
-                Err(AppError::new(
-                    ErrorCode::Unavailable,
-                    "the rate limiter is unavailable; retry later",
-                ))
+                Err(RateLimitError::Unavailable)
             }
         }
     }

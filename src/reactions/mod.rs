@@ -42,6 +42,12 @@ pub enum ReactionError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::ids::IdError> for ReactionError {
+    fn from(e: crate::ids::IdError) -> Self {
+        ReactionError::Chat(e.into())
+    }
+}
+
 /// The outcome of an add or remove.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {

@@ -5,7 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use super::conn::{Job, QueueError};
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::fanout::SocketOps;
 use crate::telemetry::metrics;
 
@@ -21,6 +21,9 @@ pub fn send(
 ) {
     let code = result.as_ref().err().map(|e| e.code);
     metrics::ack(code);
+    if let Err(e) = &result {
+        e.log(event);
+    }
     match (ack, result) {
         (Some(ack), Ok(value)) => {
             let mut body = match value {
@@ -49,11 +52,10 @@ pub fn send(
 pub fn refuse_unqueued(socket: &dyn SocketOps, job: Job, why: QueueError) {
     let err = match why {
         QueueError::Full => AppError {
-            code: ErrorCode::RateLimited,
             message: "too many events in flight on this connection".into(),
-            retry_after_ms: Some(1000),
+            ..AppError::rate_limited(1000)
         },
-        QueueError::Closed => AppError::new(ErrorCode::Unavailable, "connection is closing"),
+        QueueError::Closed => AppError::unavailable("connection is closing"),
     };
     let event = job.event.unwrap_or_default();
     send(socket, &event, job.ack, Err(err));

@@ -14,7 +14,6 @@ mod suite;
 
 use std::sync::Arc;
 
-use crate::cache::ReplyCacheStore;
 use crate::calls::CallStore;
 use crate::chat::ChatStore;
 use crate::cluster::ClusterStore;
@@ -23,6 +22,7 @@ use crate::messages::MessageStore;
 use crate::notifications::NotificationStore;
 use crate::presence::PresenceStore;
 use crate::reactions::ReactionStore;
+use crate::webhooks::cache::ReplyCacheStore;
 
 /// One implementation of every storage trait.
 #[derive(Clone)]

@@ -22,7 +22,7 @@
 //!   through the inbound route; a correlation id is answered once. Each
 //!   reply is posted into the chat as the bot through `messages::service::send`.
 //! - **Reply cache.** Requests matching `SB_CACHE_RULES` go through
-//!   [`crate::cache`] first.
+//!   [`crate::webhooks::cache`] first.
 //!
 //! Files: `queue.rs` (types and storage trait), `sign.rs`, `worker.rs`
 //! (delivery), `replies.rs`, `routes.rs` (inbound). Storage in
@@ -30,6 +30,7 @@
 //! `switchboard_webhooks_total{outcome}`,
 //! `switchboard_webhook_duration_seconds`.
 
+pub mod cache;
 pub mod deliver;
 pub mod queue;
 pub mod replies;
@@ -139,6 +140,8 @@ pub struct Inbound {
 pub enum ReplyError {
     #[error("this correlation id was already answered")]
     AlreadyAnswered,
+    #[error("unknown or expired correlationId")]
+    UnknownCorrelation,
     #[error("at most {MAX_REPLIES} replies")]
     TooMany,
     #[error(transparent)]

@@ -26,7 +26,7 @@ pub async fn handle(
     }
     let mut posted = 0;
     if let Some(key) = &d.cache_key {
-        crate::cache::service::answered(app, key, &replies).await;
+        crate::webhooks::cache::service::answered(app, key, &replies).await;
     }
     if let (false, Some(chat), Some(bot)) = (d.refresh, &d.chat_id, &d.bot_id) {
         posted = super::deliver::post(app, chat, bot, &d.correlation_id, &replies).await;
@@ -35,10 +35,23 @@ pub async fn handle(
     Ok(posted)
 }
 
+/// `POST /api/v1/webhooks/inbound`, after the signature: the delivery the
+/// correlation id names, answered once.
+pub async fn inbound(
+    app: &AppState,
+    correlation_id: &str,
+    replies: Vec<Reply>,
+) -> Result<usize, ReplyError> {
+    let Some(d) = app.stores.webhooks.recall(correlation_id).await? else {
+        return Err(ReplyError::UnknownCorrelation);
+    };
+    handle(app, &d, replies).await
+}
+
 /// A delivery that will never be answered (dead-lettered).
 pub async fn abandon(app: &AppState, d: &Delivery) {
     if let Some(key) = &d.cache_key {
-        crate::cache::service::abandoned(app, key).await;
+        crate::webhooks::cache::service::abandoned(app, key).await;
     }
     if let (false, Some(chat), Some(bot)) = (d.refresh, &d.chat_id, &d.bot_id) {
         super::deliver::bot_typing(app, chat, bot, false).await;

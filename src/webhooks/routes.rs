@@ -11,9 +11,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::replies;
 use super::sign;
-use super::{Inbound, ReplyError};
+use super::Inbound;
+use crate::api::extract::rejection;
 use crate::app::AppState;
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 
 #[utoipa::path(post, path = "/api/v1/webhooks/inbound", tag = "webhooks",
     request_body = Inbound,
@@ -28,42 +29,24 @@ async fn inbound(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
-    let body = body.map_err(|r| {
-        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::too_large("the request body is too large")
-        } else {
-            AppError::invalid(r.body_text())
-        }
-    })?;
+    let body = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let cfg = &app.config.webhooks;
     let Some(secret) = &cfg.secret else {
-        return Err(AppError::new(
-            ErrorCode::Unauthorized,
+        return Err(AppError::unauthorized(
             "webhooks are not configured on this server",
         ));
     };
     let header = headers.get(sign::HEADER).and_then(|v| v.to_str().ok());
     let now = crate::time::now_secs();
-    sign::verify(secret, header, &body, cfg.tolerance.as_secs(), now)
-        .map_err(|e| AppError::new(ErrorCode::Unauthorized, e.to_string()))?;
+    sign::verify(secret, header, &body, cfg.tolerance.as_secs(), now)?;
     let req: Inbound =
         serde_json::from_slice(&body).map_err(|e| AppError::invalid(e.to_string()))?;
     let corr = req
         .correlation_id
         .filter(|c| !c.is_empty() && c.len() <= 128)
         .ok_or_else(|| AppError::invalid("correlationId is required"))?;
-    let Some(d) = app.stores.webhooks.recall(&corr).await? else {
-        return Err(AppError::not_found("unknown or expired correlationId"));
-    };
-    match replies::handle(&app, &d, req.replies).await {
-        Ok(posted) => Ok(Json(json!({ "posted": posted }))),
-        Err(ReplyError::AlreadyAnswered) => Err(AppError::new(
-            ErrorCode::Conflict,
-            "this correlationId was already answered",
-        )),
-        Err(ReplyError::TooMany) => Err(AppError::too_large(ReplyError::TooMany.to_string())),
-        Err(ReplyError::Store(e)) => Err(e.into()),
-    }
+    let posted = replies::inbound(&app, &corr, req.replies).await?;
+    Ok(Json(json!({ "posted": posted })))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -27,7 +27,7 @@ pub async fn on_message(app: &crate::app::AppState, m: &Message) {
     if !from_bot && !m.encrypted {
         for bot in &chat.bots {
             sent = true;
-            if let Err(e) = crate::cache::service::handle(app, m, bot).await {
+            if let Err(e) = crate::webhooks::cache::service::handle(app, m, bot).await {
                 tracing::warn!(error = %e, "webhook: could not queue a bot delivery");
             }
         }

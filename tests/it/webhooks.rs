@@ -260,7 +260,7 @@ async fn the_reply_cache_hit_miss_stale_and_expiry() {
     let node = TestApp::memory()
         .with(|c| {
             configure(c, &auto.url);
-            c.cache.rules = switchboard::cache::parse_rules("/menu global").unwrap();
+            c.cache.rules = switchboard::webhooks::cache::parse_rules("/menu global").unwrap();
             c.cache.ttl = Duration::from_secs(1);
             c.cache.stale = Duration::from_secs(1);
         })
@@ -342,7 +342,7 @@ async fn fifty_identical_requests_across_three_nodes_make_one_upstream_call() {
     .await;
     let nodes = TestApp::cluster_with(3, false, |c| {
         configure(c, &auto.url);
-        c.cache.rules = switchboard::cache::parse_rules("/hours global").unwrap();
+        c.cache.rules = switchboard::webhooks::cache::parse_rules("/hours global").unwrap();
     })
     .await;
     let bot = unique("bot");

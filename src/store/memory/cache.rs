@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::cache::{Counter, Freshness, ReplyCacheStore, Stats, Waiter};
 use crate::store::error::StoreResult;
+use crate::webhooks::cache::{Counter, Freshness, ReplyCacheStore, Stats, Waiter};
 
 use super::MemoryStore;
 

@@ -22,7 +22,6 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::cache::{Stats, Waiter};
 use crate::calls::{Call, HistoryEntry};
 use crate::chat::Chat;
 use crate::cluster::Session;
@@ -30,6 +29,7 @@ use crate::inbox::Queued;
 use crate::messages::Message;
 use crate::notifications::Notification;
 use crate::presence::Record;
+use crate::webhooks::cache::{Stats, Waiter};
 
 use crate::webhooks::queue::Delivery;
 

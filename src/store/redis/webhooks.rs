@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 
 use super::presence::NOW;
 use super::{json, key_id, map_err, ms, parse_all, RedisStore};
-use crate::cache::{Counter, Freshness, ReplyCacheStore, Stats, Waiter};
 use crate::store::error::StoreResult;
+use crate::webhooks::cache::{Counter, Freshness, ReplyCacheStore, Stats, Waiter};
 use crate::webhooks::queue::{Delivery, Depths, WebhookQueue};
 
 impl RedisStore {

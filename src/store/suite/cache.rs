@@ -1,7 +1,7 @@
 //! The `cache` behaviour suite, run on memory and on Redis.
 
-pub(super) async fn cache_suite(s: &dyn crate::cache::ReplyCacheStore) {
-    use crate::cache::{Counter, Freshness, Waiter};
+pub(super) async fn cache_suite(s: &dyn crate::webhooks::cache::ReplyCacheStore) {
+    use crate::webhooks::cache::{Counter, Freshness, Waiter};
     use std::time::Duration;
     let (ttl, stale) = (Duration::from_millis(300), Duration::from_millis(300));
     let k = "bot:g:-:/menu {x}";

@@ -21,6 +21,29 @@ fn lead_ttl(app: &AppState) -> Duration {
     total + Duration::from_secs(5)
 }
 
+/// Hit, miss and entry counts across the cluster.
+pub async fn stats(app: &AppState) -> StoreResult<super::Stats> {
+    app.stores.cache.cache_stats().await
+}
+
+/// Removes one entry (`key`) or every entry under `prefix`; exactly one of
+/// them, 1-1024 bytes. How many entries were removed.
+pub async fn invalidate(
+    app: &AppState,
+    key: Option<&str>,
+    prefix: Option<&str>,
+) -> Result<u64, crate::error::AppError> {
+    let ok = |s: Option<&str>| s.is_none_or(|s| !s.is_empty() && s.len() <= 1024);
+    match (key, prefix) {
+        (Some(_), None) | (None, Some(_)) if ok(key) && ok(prefix) => {
+            Ok(app.stores.cache.cache_invalidate(key, prefix).await?)
+        }
+        _ => Err(crate::error::AppError::invalid(
+            "give exactly one of key and prefix (1-1024 bytes)",
+        )),
+    }
+}
+
 /// A user message to `bot`: served from the cache, made to wait for an
 /// identical request in flight, or delivered to the automation.
 pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {

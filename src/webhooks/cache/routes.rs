@@ -16,7 +16,7 @@ use crate::error::AppError;
         (status = 401, body = crate::api::extract::ErrorBody)),
     security(("admin_key" = [])))]
 async fn stats(State(app): State<AppState>) -> Result<Json<Value>, AppError> {
-    Ok(Json(json!(app.stores.cache.cache_stats().await?)))
+    Ok(Json(json!(super::service::stats(&app).await?)))
 }
 
 /// Give `key` (one entry) or `prefix` (every entry whose key starts with it).
@@ -37,20 +37,8 @@ async fn invalidate(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<Invalidate>,
 ) -> Result<Json<Value>, AppError> {
-    let ok = |s: &Option<String>| s.as_ref().is_none_or(|s| !s.is_empty() && s.len() <= 1024);
-    let removed = match (&req.key, &req.prefix) {
-        (Some(_), None) | (None, Some(_)) if ok(&req.key) && ok(&req.prefix) => {
-            app.stores
-                .cache
-                .cache_invalidate(req.key.as_deref(), req.prefix.as_deref())
-                .await?
-        }
-        _ => {
-            return Err(AppError::invalid(
-                "give exactly one of key and prefix (1-1024 bytes)",
-            ))
-        }
-    };
+    let removed =
+        super::service::invalidate(&app, req.key.as_deref(), req.prefix.as_deref()).await?;
     Ok(Json(json!({ "removed": removed })))
 }
 
