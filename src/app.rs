@@ -72,7 +72,7 @@ impl App {
         };
         let verifier = Verifier::new(&config.auth)?;
         // Install the metrics recorder before anything records.
-        crate::telemetry::metrics::handle();
+        crate::telemetry::metrics::init();
         Ok(Self {
             node_id: config.server.node_id.clone(),
             config: config.clone(),
@@ -158,8 +158,15 @@ pub trait MessageListener: Send + Sync + 'static {
 /// that wants it.
 pub struct Hooks {
     listeners: OnceLock<Vec<Arc<dyn MessageListener>>>,
-    tx: mpsc::Sender<Message>,
-    rx: parking_lot::Mutex<Option<mpsc::Receiver<Message>>>,
+    tx: mpsc::Sender<Stored>,
+    rx: parking_lot::Mutex<Option<mpsc::Receiver<Stored>>>,
+}
+
+/// One stored message on its way to the listeners, with the trace context
+/// of the event that stored it (when traces are exported).
+pub struct Stored {
+    pub message: Message,
+    pub traceparent: Option<String>,
 }
 
 /// Stored messages waiting for the listeners, per node.
@@ -182,7 +189,7 @@ impl Hooks {
     pub fn register(
         &self,
         listeners: Vec<Arc<dyn MessageListener>>,
-    ) -> Option<mpsc::Receiver<Message>> {
+    ) -> Option<mpsc::Receiver<Stored>> {
         self.listeners.set(listeners).ok()?;
         self.rx.lock().take()
     }
@@ -200,7 +207,11 @@ impl Hooks {
         if !self.listeners().iter().any(|l| l.wants(app, m)) {
             return;
         }
-        match self.tx.try_send(m.clone()) {
+        let stored = Stored {
+            message: m.clone(),
+            traceparent: crate::telemetry::traces::current_traceparent(),
+        };
+        match self.tx.try_send(stored) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(m)) => {
                 let tx = self.tx.clone();

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::app::{AppState, MessageListener, HOOK_WORKERS};
 
 /// Starts every background task of the node.
@@ -26,7 +28,8 @@ pub fn start(app: &AppState) {
 }
 
 /// Renews this node's heartbeat; after a gap long enough for other nodes to
-/// reap it, puts its live connections back into the registry.
+/// reap it, puts its live connections back into the registry. Also reads the
+/// webhook queue's depths into their gauge.
 async fn heartbeat(app: AppState) {
     let every = app.config.redis.heartbeat_interval;
     let ttl = app.config.redis.node_ttl;
@@ -38,6 +41,15 @@ async fn heartbeat(app: AppState) {
             Ok(true) if !first => reregister(&app).await,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+        if app.config.webhooks.url.is_some() {
+            if let Ok(d) = app.stores.webhooks.depths().await {
+                crate::telemetry::metrics::webhook_queue(
+                    d.ready as u64,
+                    d.in_flight as u64,
+                    d.dead as u64,
+                );
+            }
         }
         first = false;
     }
@@ -74,14 +86,24 @@ fn start_hooks(app: &AppState) {
         let (node, rx) = (app.clone(), rx.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Some(m) = rx.lock().await.recv().await else {
+                let Some(stored) = rx.lock().await.recv().await else {
                     return;
                 };
-                for listener in node.hooks.listeners() {
-                    if listener.wants(&node, &m) {
-                        listener.on_stored(&node, &m).await;
+                let span = crate::telemetry::traces::continued(
+                    "after-store",
+                    "internal",
+                    stored.traceparent.as_deref(),
+                );
+                let m = &stored.message;
+                async {
+                    for listener in node.hooks.listeners() {
+                        if listener.wants(&node, m) {
+                            listener.on_stored(&node, m).await;
+                        }
                     }
                 }
+                .instrument(span)
+                .await;
             }
         });
         app.track_background(task.abort_handle());

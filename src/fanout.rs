@@ -28,6 +28,9 @@ pub trait Fanout: Send + Sync + 'static {
     async fn disconnect_user(&self, user_id: &str);
     /// Sockets connected to this node.
     fn local_sockets(&self) -> usize;
+    /// Sockets of this node in any of `rooms` (all when empty) and in none
+    /// of `except`: the local recipients of a broadcast.
+    fn local_recipients(&self, rooms: Vec<String>, except: Vec<String>) -> usize;
     /// The registry entries of this node's connections (re-registered after
     /// a heartbeat gap).
     fn local_sessions(&self, node_id: &str) -> Vec<Session>;

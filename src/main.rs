@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use switchboard::auth::TokenBuilder;
 use switchboard::cli::{self, Invocation};
 use switchboard::config::{env_example, Config};
+use switchboard::telemetry::traces;
 
 fn main() -> ExitCode {
     let values = match cli::parse() {
@@ -47,12 +48,41 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    switchboard::telemetry::init_logging(&config.telemetry);
+    let otel_env: std::collections::HashMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("OTEL_"))
+        .collect();
+    let protocol = match traces::wanted(&otel_env) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(async move {
+    let tracing = match protocol {
+        None => None,
+        Some(p) => {
+            // gRPC (tonic) needs the runtime's context; HTTP must be built
+            // outside it (its client blocks).
+            let _context = (p == traces::Protocol::Grpc).then(|| runtime.enter());
+            let node = &config.server.node_id;
+            match traces::start(p, node, config.telemetry.trace_user_ids) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    switchboard::telemetry::init(&config.telemetry, tracing.as_ref());
+    if tracing.is_some() {
+        tracing::info!(protocol = ?protocol, "exporting traces over OTLP");
+    }
+    let code = runtime.block_on(async move {
         let addr = (config.server.host, config.server.port);
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
@@ -69,5 +99,9 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
-    })
+    });
+    if let Some(t) = &tracing {
+        t.shutdown();
+    }
+    code
 }

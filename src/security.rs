@@ -72,7 +72,7 @@ pub async fn check_origin(
                 .to_str()
                 .is_ok_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)));
             if !ok {
-                crate::telemetry::metrics::connect_refused("ORIGIN");
+                crate::telemetry::metrics::handshake("ORIGIN");
                 return Err(AppError::forbidden("this origin is not allowed"));
             }
         }

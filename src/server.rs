@@ -2,10 +2,12 @@
 //!
 //! [`run`] is the one entry point main and tests share: it serves on a
 //! listener until `shutdown` resolves, then drains (see `shutdown.rs`).
-//! `/health` answers from the first moment; the rest of the node (the app,
-//! its Redis connections, the Socket.IO layer) is built in the background, so
-//! a node whose Redis is unreachable at start-up keeps retrying while
-//! `/health` is 200 and `/ready` is 503.
+//! `/health` and `/metrics` answer from the first moment; the rest of the
+//! node (the app, its Redis connections, the Socket.IO layer) is built in the
+//! background, so a node whose Redis is unreachable at start-up keeps
+//! retrying while `/health` is 200 and `/ready` is 503 with the reason.
+//! With `SB_INTERNAL_PORT`, a second listener serves `/health`, `/ready` and
+//! `/metrics` only.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,12 +33,21 @@ use crate::config::Config;
 pub struct Boot {
     app: OnceLock<AppState>,
     router: OnceLock<Router>,
+    /// Why the node is not built yet (the last start-up error).
+    waiting: parking_lot::Mutex<Option<String>>,
+    /// Where the internal listener (`SB_INTERNAL_PORT`) listens.
+    internal_addr: OnceLock<SocketAddr>,
 }
 
 impl Boot {
     /// The app, once built.
     pub fn app(&self) -> Option<&AppState> {
         self.app.get()
+    }
+
+    /// The internal listener's address, once bound.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal_addr.get().copied()
     }
 }
 
@@ -108,17 +119,31 @@ async fn run_with(
     boot: Arc<Boot>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    crate::telemetry::metrics::init();
     let deadline = config.server.shutdown_timeout;
+    let internal = match config.server.internal_port {
+        Some(port) => {
+            let listener = TcpListener::bind((config.server.host, port)).await?;
+            let _ = boot.internal_addr.set(listener.local_addr()?);
+            let router = internal_router(boot.clone());
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            }))
+        }
+        None => None,
+    };
+    let mut router = Router::new().route("/health", get(crate::http::health));
+    if config.server.metrics_public {
+        router = router.route("/metrics", get(crate::http::metrics));
+    }
     let builder = tokio::spawn(build(config, boot.clone()));
-    let router = Router::new()
-        .route("/health", get(crate::http::health))
-        .fallback_service(tower::service_fn({
+    let router = router.fallback_service(tower::service_fn({
+        let boot = boot.clone();
+        move |req: Request<Body>| {
             let boot = boot.clone();
-            move |req: Request<Body>| {
-                let boot = boot.clone();
-                async move { Ok::<_, Infallible>(forward(&boot, req).await) }
-            }
-        }));
+            async move { Ok::<_, Infallible>(forward(&boot, req).await) }
+        }
+    }));
     let drain_boot = boot.clone();
     let mut signal = Box::pin(async move {
         shutdown.await;
@@ -164,7 +189,24 @@ async fn run_with(
     {
         tracing::warn!("shutdown deadline reached with connections still open");
     }
+    if let Some(task) = internal {
+        task.abort();
+    }
     Ok(())
+}
+
+/// The internal listener: probes and metrics, nothing else.
+fn internal_router(boot: Arc<Boot>) -> Router {
+    Router::new()
+        .route("/health", get(crate::http::health))
+        .route("/metrics", get(crate::http::metrics))
+        .route(
+            "/ready",
+            get(move |req: Request<Body>| {
+                let boot = boot.clone();
+                async move { forward(&boot, req).await }
+            }),
+        )
 }
 
 /// The HTTP connection settings. HTTP/1's read buffer is capped at its
@@ -185,8 +227,16 @@ async fn forward(boot: &Boot, req: Request<Body>) -> Response {
             Err(never) => match never {},
         },
         None => {
-            let body =
-                json!({ "error": { "code": "UNAVAILABLE", "message": "the node is starting" } });
+            let reason = boot
+                .waiting
+                .lock()
+                .clone()
+                .unwrap_or_else(|| "the node is starting".into());
+            let body = if req.uri().path() == "/ready" {
+                json!({ "status": "not-ready", "reason": reason })
+            } else {
+                json!({ "error": { "code": "UNAVAILABLE", "message": reason } })
+            };
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
     }
@@ -194,11 +244,17 @@ async fn forward(boot: &Boot, req: Request<Body>) -> Response {
 
 /// Builds the app (waiting for Redis when configured) and the routers.
 async fn build(config: Config, boot: Arc<Boot>) {
+    if config.redis.url.is_some() {
+        *boot.waiting.lock() = Some("connecting to Redis".into());
+    }
     let app = loop {
         match App::build(config.clone()).await {
             Ok(app) => break AppState(Arc::new(app)),
             Err(e) => {
-                tracing::error!(error = %e, "start-up failed, retrying in 1 s");
+                let last = boot.waiting.lock().replace(format!("starting: {e}"));
+                if last.as_deref() != Some(&format!("starting: {e}")) {
+                    tracing::warn!(error = %e, "start-up is waiting (retrying every second)");
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

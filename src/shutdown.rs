@@ -51,7 +51,8 @@ pub async fn drain(app: Option<&AppState>) {
 pub fn print_dev_banner(app: &AppState, secret: &str) {
     let token = |sub: &str| crate::auth::TokenBuilder::new(sub).sign_hs256(secret);
     let port = app.config.server.port;
-    println!(
+    // To stderr: stdout is the log stream (JSON lines when so configured).
+    eprintln!(
         "\n  Switchboard is running in development mode (in-memory store, generated JWT secret).\n\
          \n  Tokens valid for 24 h:\n    alice: {}\n    bob:   {}\n\
          \n  More: curl 'http://localhost:{port}/dev/token?sub=carol'\n\

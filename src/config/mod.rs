@@ -33,7 +33,7 @@ pub use chat::{
     CallConfig, ChannelConfig, ChatConfig, MessageConfig, NotificationConfig, PresenceConfig,
 };
 pub use security::{ApiConfig, SecurityConfig};
-pub use server::{AuthConfig, Mode, RedisConfig, ServerConfig, TelemetryConfig};
+pub use server::{AuthConfig, Mode, RedisConfig, ServerConfig, TelemetryConfig, TraceUserIds};
 pub use vars::{Var, VARS};
 
 /// The whole configuration, one struct per concern.
@@ -88,7 +88,7 @@ impl Config {
         let mut r = reader::Reader::new(values);
         let server = server::read_server(&mut r);
         let config = Config {
-            telemetry: server::read_telemetry(&mut r),
+            telemetry: server::read_telemetry(&mut r, server.mode),
             redis: server::read_redis(&mut r),
             auth: server::read_auth(&mut r, server.mode),
             chat: chat::read_chat(&mut r),

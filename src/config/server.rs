@@ -17,6 +17,10 @@ pub struct ServerConfig {
     pub mode: Mode,
     pub host: IpAddr,
     pub port: u16,
+    /// A second listener for `/metrics`, `/health` and `/ready`.
+    pub internal_port: Option<u16>,
+    /// `/metrics` on the public port as well.
+    pub metrics_public: bool,
     pub node_id: String,
     pub shutdown_timeout: Duration,
     pub max_payload: u64,
@@ -30,6 +34,20 @@ pub struct ServerConfig {
 pub struct TelemetryConfig {
     pub log: String,
     pub json: bool,
+    /// How user ids appear on trace spans.
+    pub trace_user_ids: TraceUserIds,
+}
+
+/// How user ids appear on trace spans (`SB_TRACE_USER_IDS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TraceUserIds {
+    /// Not at all.
+    Off,
+    /// A SHA-256 prefix: the same user correlates, the id is not readable.
+    #[default]
+    Hash,
+    /// As they are.
+    Plain,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +101,20 @@ pub(super) fn read_server(r: &mut Reader) -> ServerConfig {
     };
     let host: IpAddr = r.parse::<IpAddrOrDefault>("SB_HOST", "an IP address").0;
     let port = r.ranged("SB_PORT") as u16;
+    let internal_port = r
+        .opt("SB_INTERNAL_PORT")
+        .and_then(|p| match p.parse::<u16>() {
+            Ok(p) if p != port || p == 0 => Some(p),
+            Ok(_) => {
+                r.error("SB_INTERNAL_PORT must differ from SB_PORT");
+                None
+            }
+            Err(_) => {
+                r.error(format!("SB_INTERNAL_PORT={p:?} is not a port (0-65535)"));
+                None
+            }
+        });
+    let metrics_public = r.parse::<bool>("SB_METRICS_PUBLIC", "true or false");
     let node_id = r.opt("SB_NODE_ID").unwrap_or_else(default_node_id);
     if node_id.len() > 128 || node_id.chars().any(|c| c.is_whitespace() || c.is_control()) {
         r.error("SB_NODE_ID must be at most 128 characters without spaces");
@@ -91,6 +123,8 @@ pub(super) fn read_server(r: &mut Reader) -> ServerConfig {
         mode,
         host,
         port,
+        internal_port,
+        metrics_public,
         node_id,
         shutdown_timeout: r.secs("SB_SHUTDOWN_TIMEOUT_SECS"),
         max_payload: r.ranged("SB_MAX_PAYLOAD_BYTES"),
@@ -101,16 +135,34 @@ pub(super) fn read_server(r: &mut Reader) -> ServerConfig {
     }
 }
 
-pub(super) fn read_telemetry(r: &mut Reader) -> TelemetryConfig {
+pub(super) fn read_telemetry(r: &mut Reader, mode: Mode) -> TelemetryConfig {
     let log_format = r.string("SB_LOG_FORMAT");
-    if !matches!(log_format.as_str(), "text" | "json") {
-        r.error(format!(
-            "SB_LOG_FORMAT={log_format:?} is not valid: expected text or json"
-        ));
-    }
+    let json = match log_format.as_str() {
+        "json" => true,
+        "text" => false,
+        "auto" => mode == Mode::Production,
+        _ => {
+            r.error(format!(
+                "SB_LOG_FORMAT={log_format:?} is not valid: expected auto, text or json"
+            ));
+            false
+        }
+    };
+    let trace_user_ids = match r.string("SB_TRACE_USER_IDS").as_str() {
+        "off" => TraceUserIds::Off,
+        "hash" => TraceUserIds::Hash,
+        "plain" => TraceUserIds::Plain,
+        other => {
+            r.error(format!(
+                "SB_TRACE_USER_IDS={other:?} is not valid: expected off, hash or plain"
+            ));
+            TraceUserIds::Hash
+        }
+    };
     TelemetryConfig {
         log: r.string("SB_LOG"),
-        json: log_format == "json",
+        json,
+        trace_user_ids,
     }
 }
 

@@ -46,9 +46,12 @@ vars! {
     "SB_ENV" = "development" : "development | production. Production refuses to start without an explicit JWT key.";
     "SB_HOST" = "0.0.0.0" : "Address to listen on.";
     "SB_PORT" = "3000" [0, 65535] : "Port for Socket.IO and HTTP.";
+    "SB_INTERNAL_PORT" = "" : "Port of a second listener (same SB_HOST) for /metrics, /health and /ready only. Unset: none.";
+    "SB_METRICS_PUBLIC" = "true" : "Serve /metrics on SB_PORT too; set false when SB_INTERNAL_PORT serves it.";
     "SB_NODE_ID" = "" : "This node's id in the cluster (default: hostname plus a random suffix).";
     "SB_LOG" = "info" : "Log filter (tracing EnvFilter syntax), e.g. info,switchboard=debug.";
-    "SB_LOG_FORMAT" = "text" : "text | json.";
+    "SB_LOG_FORMAT" = "auto" : "auto | text | json. auto: JSON lines in production, readable text in development (coloured only on a terminal).";
+    "SB_TRACE_USER_IDS" = "hash" : "User ids on trace spans (enduser.id): hash (a SHA-256 prefix), plain, or off. Traces are configured by the standard OTEL_* variables.";
     "SB_SHUTDOWN_TIMEOUT_SECS" = "30" [0, 3600] : "On SIGTERM/SIGINT: how long to drain before exiting.";
     "SB_REDIS_URL" = "" : "Redis URL (redis://host:6379/0). Unset: in-process store, single node.";
     "SB_REDIS_PREFIX" = "sb:" : "Prefix of every Redis key and pub/sub channel.";

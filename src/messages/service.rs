@@ -69,6 +69,7 @@ pub async fn send(
     match appended {
         Appended::Stored(m) => {
             metrics::message_stored();
+            crate::telemetry::traces::record_message(&m.chat_id, &m.id);
             let room = rooms::chat(&m.chat_id);
             origin
                 .emit(app, vec![room], "message:new", &json!({ "message": m }))

@@ -15,8 +15,9 @@ use super::cx::Cx;
 use super::reply::{self, HandlerResult};
 use crate::error::{AppError, ErrorCode};
 use crate::rate_limit::{self, Action};
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, traces};
 use crate::{auth, calls, channels, chat, messages, notifications, presence, reactions};
+use tracing::Instrument;
 
 /// One client event of the protocol: its name (also its metric label) and
 /// the rate-limit class it counts against. Its handler is the arm of the
@@ -107,7 +108,7 @@ async fn limited(cx: &Cx, event: &str, action: Action, data: Value) -> HandlerRe
 }
 
 /// The metric label of an event: its name, or `unknown` (bounded label set).
-fn label(spec: Option<&EventSpec>) -> &'static str {
+pub fn label(spec: Option<&EventSpec>) -> &'static str {
     spec.map_or("unknown", EventSpec::label)
 }
 
@@ -132,20 +133,31 @@ pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Box<Job>>, gate: oneshot::Receiv
         let label = label(spec);
         let action = spec.map_or(Action::Other, |e| e.action);
         let started = Instant::now();
+        // `Span::none()` unless traces are exported.
+        let span = traces::event_span(label, &cx.conn.socket_id, cx.user_id());
         let result = match job.data {
             None => Err(AppError::invalid("the payload is not valid JSON")),
             // Boxed: the worker of an idle connection then holds a small
             // future instead of one sized for the largest handler.
-            Some(data) => AssertUnwindSafe(Box::pin(limited(&cx, &event, action, data)))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::error!(event = label, "handler panicked");
-                    Err(AppError::new(ErrorCode::Internal, "internal error"))
-                }),
+            Some(data) => AssertUnwindSafe(Box::pin(
+                limited(&cx, &event, action, data).instrument(span.clone()),
+            ))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!(event = label, "handler panicked");
+                Err(AppError::new(ErrorCode::Internal, "internal error"))
+            }),
         };
-        metrics::event(label, started.elapsed());
-        reply::send(cx.socket.as_ref(), &event, job.ack, result);
+        metrics::event(
+            label,
+            result.as_ref().err().map(|e| e.code),
+            started.elapsed(),
+        );
+        if let Err(e) = &result {
+            span.record("error.type", e.code.as_str());
+        }
+        span.in_scope(|| reply::send(cx.socket.as_ref(), &event, job.ack, result));
     }
 }
 

@@ -57,7 +57,10 @@ impl<A: Adapter> FromMessageParts<A> for Enqueue {
         if let Err((why, job)) = conn.enqueue(job) {
             let Ok(sock) = SocketRef::from_message_parts(s, v, ack_id);
             let handle: &dyn SocketOps = &SocketHandle(sock);
-            super::reply::refuse_unqueued(handle, job, why);
+            let label = super::dispatch::label(super::dispatch::spec(
+                job.event.as_deref().unwrap_or_default(),
+            ));
+            super::reply::refuse_unqueued(handle, job, why, label);
         }
         Ok(Enqueue)
     }

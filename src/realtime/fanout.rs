@@ -11,18 +11,21 @@ use super::conn::Conn;
 use crate::cluster::Session;
 use crate::fanout::{Fanout, SocketOps};
 use crate::rooms;
+use crate::telemetry::metrics;
 
 pub(crate) struct IoFanout<A: Adapter>(pub SocketIo<A>);
 
 #[async_trait]
 impl<A: Adapter> Fanout for IoFanout<A> {
     async fn emit(&self, rooms: Vec<String>, except: Vec<String>, event: &str, data: &Value) {
+        metrics::fanout_published();
         if let Err(e) = self.0.to(rooms).except(except).emit(event, data).await {
             tracing::warn!(event, error = %e, "broadcast failed");
         }
     }
 
     async fn emit_all(&self, event: &str, data: &Value) {
+        metrics::fanout_published();
         if let Err(e) = self.0.emit(event, data).await {
             tracing::warn!(event, error = %e, "broadcast failed");
         }
@@ -48,6 +51,12 @@ impl<A: Adapter> Fanout for IoFanout<A> {
 
     fn local_sockets(&self) -> usize {
         self.0.sockets().len()
+    }
+
+    fn local_recipients(&self, rooms: Vec<String>, except: Vec<String>) -> usize {
+        let ops = self.0.local();
+        let ops = if rooms.is_empty() { ops } else { ops.to(rooms) };
+        ops.except(except).sockets().len()
     }
 
     fn local_sessions(&self, node_id: &str) -> Vec<Session> {
@@ -87,6 +96,7 @@ impl<A: Adapter> SocketOps for SocketHandle<A> {
     }
 
     async fn emit_to_others(&self, rooms: Vec<String>, event: &str, data: &Value) {
+        metrics::fanout_published();
         if let Err(e) = self.0.to(rooms).emit(event, data).await {
             tracing::warn!(event, error = %e, "broadcast failed");
         }

@@ -23,6 +23,7 @@ pub mod cx;
 pub mod dispatch;
 pub mod enqueue;
 pub mod fanout;
+pub mod pubsub;
 pub mod reply;
 mod setup;
 

@@ -19,8 +19,6 @@ pub fn send(
     ack: Option<super::conn::AckFn>,
     result: HandlerResult,
 ) {
-    let code = result.as_ref().err().map(|e| e.code);
-    metrics::ack(code);
     if let Err(e) = &result {
         e.log(event);
     }
@@ -49,7 +47,8 @@ pub fn send(
 
 /// Refuses an event that could not even be queued (the connection has too
 /// many events in flight, or is closing).
-pub fn refuse_unqueued(socket: &dyn SocketOps, job: Job, why: QueueError) {
+/// `label` is the event's metric label (`dispatch::label`).
+pub fn refuse_unqueued(socket: &dyn SocketOps, job: Job, why: QueueError, label: &'static str) {
     let err = match why {
         QueueError::Full => AppError {
             message: "too many events in flight on this connection".into(),
@@ -58,5 +57,6 @@ pub fn refuse_unqueued(socket: &dyn SocketOps, job: Job, why: QueueError) {
         QueueError::Closed => AppError::unavailable("connection is closing"),
     };
     let event = job.event.unwrap_or_default();
+    metrics::event_refused(label, err.code);
     send(socket, &event, job.ack, Err(err));
 }

@@ -16,11 +16,13 @@ use super::cx::Cx;
 use super::dispatch;
 use super::enqueue::Enqueue;
 use super::fanout::{IoFanout, SocketHandle};
+use super::pubsub::MeteredDriver;
 use crate::app::AppState;
 use crate::auth::connect::{credentials, ConnectRefusal};
 use crate::fanout::{Fanout, SocketOps};
 use crate::rooms;
 use crate::telemetry::metrics;
+use tracing::Instrument;
 
 /// Events one connection may have queued before new ones are refused.
 const QUEUE_CAPACITY: usize = 1024;
@@ -55,18 +57,21 @@ pub fn attach_local(app: &AppState) -> SocketIoLayer {
 pub async fn attach_redis(
     app: &AppState,
     subscriber: fred::clients::SubscriberClient,
-) -> Result<SocketIoLayer<socketioxide_redis::FredAdapter<socketioxide::adapter::Emitter>>, String>
-{
+) -> Result<SocketIoLayer<super::pubsub::Adapter<socketioxide::adapter::Emitter>>, String> {
     let r = &app.config.redis;
     let cfg = socketioxide_redis::RedisAdapterConfig::new()
         .with_prefix(format!("{}sio", r.prefix))
         .with_request_timeout(r.adapter_request_timeout)
         .with_stream_buffer(r.adapter_buffer);
-    let ctr = socketioxide_redis::RedisAdapterCtr::new_with_fred_config(subscriber, cfg)
+    let driver = socketioxide_redis::drivers::fred::FredDriver::new(subscriber)
         .await
         .map_err(|e| format!("redis adapter: {e}"))?;
+    let ctr = socketioxide_redis::RedisAdapterCtr::new_with_driver(
+        MeteredDriver::new(driver, &app.0),
+        cfg,
+    );
     let (layer, io) = builder(app)
-        .with_adapter::<socketioxide_redis::FredAdapter<_>>(ctr)
+        .with_adapter::<super::pubsub::Adapter<_>>(ctr)
         .build_layer();
     io.ns("/", on_connect.with(authenticate))
         .await
@@ -82,35 +87,61 @@ async fn authenticate<A: Adapter>(
     TryData(auth): TryData<Value>,
     State(app): State<AppState>,
 ) -> Result<(), ConnectRefusal> {
+    let auth = auth.ok();
+    let span = crate::telemetry::traces::connect_span(&s.id.to_string(), || {
+        // `auth.traceparent`, else the handshake request's header.
+        auth.as_ref()
+            .and_then(|a| a.get("traceparent"))
+            .and_then(Value::as_str)
+            .or_else(|| {
+                s.req_parts()
+                    .headers
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+            })
+            .map(str::to_string)
+    });
+    let result = admit(&s, auth, &app).instrument(span.clone()).await;
+    if result.is_err() {
+        span.record("error.type", "refused");
+    }
+    result
+}
+
+async fn admit<A: Adapter>(
+    s: &SocketRef<A>,
+    auth: Option<Value>,
+    app: &AppState,
+) -> Result<(), ConnectRefusal> {
     if app.is_draining() {
-        metrics::connect_refused("SERVER_DRAINING");
+        metrics::handshake("SERVER_DRAINING");
         return Err(ConnectRefusal::Draining);
     }
-    if let Some(ip) = crate::security::request_ip(&app, s.req_parts()) {
+    if let Some(ip) = crate::security::request_ip(app, s.req_parts()) {
         if crate::rate_limit::service::check(
-            &app,
+            app,
             crate::rate_limit::Action::Connect,
             &ip.to_string(),
         )
         .await
         .is_err()
         {
-            metrics::connect_refused("RATE_LIMITED");
+            metrics::handshake("RATE_LIMITED");
             return Err(ConnectRefusal::RateLimited);
         }
     }
-    let token = credentials(auth.ok().as_ref(), s.req_parts());
+    let token = credentials(auth.as_ref(), s.req_parts());
     let identity = match app.verifier.verify(token.as_deref().unwrap_or("")).await {
         Ok(id) => id,
         Err(e) => {
-            metrics::connect_refused(e.code());
+            metrics::handshake(e.code());
             return Err(ConnectRefusal::Auth(e));
         }
     };
     let max = app.config.security.max_connections_per_user;
     if let Ok(sessions) = app.stores.cluster.sessions_of(&identity.user_id).await {
         if sessions.len() >= max {
-            metrics::connect_refused("RATE_LIMITED");
+            metrics::handshake("RATE_LIMITED");
             return Err(ConnectRefusal::RateLimited);
         }
     }
@@ -123,6 +154,7 @@ async fn authenticate<A: Adapter>(
     s.on_fallback(async |_: Enqueue| {});
     s.on_disconnect(on_disconnect);
     let socket: Arc<dyn SocketOps> = Arc::new(SocketHandle(s.clone()));
+    let app = app.clone();
     tokio::spawn(dispatch::run(Cx { app, conn, socket }, rx, gate));
     Ok(())
 }
@@ -133,6 +165,7 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
     let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
         return;
     };
+    metrics::handshake("ok");
     metrics::connection_opened();
     let user = conn.user_id().to_string();
     s.join([rooms::user(&user), rooms::socket(&conn.socket_id)]);

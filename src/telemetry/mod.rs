@@ -1,19 +1,58 @@
-//! Logging and metrics. Metric names are the documented constants of
-//! `metrics.rs`; `/metrics` renders them in the Prometheus text format.
+//! Logs, metrics and traces.
+//!
+//! - Logs go to stdout: one JSON object per line in production
+//!   (`SB_LOG_FORMAT=auto` or `json`), readable text in development, with
+//!   colours only when stdout is a terminal. Fields: `timestamp`, `level`,
+//!   `fields` (the message and the record's own fields) and `span` (the
+//!   current span's fields). `SB_LOG` filters the logs only.
+//! - Metrics: `metrics.rs`, rendered at `/metrics`.
+//! - Traces: `traces.rs`, exported over OTLP when the standard `OTEL_*`
+//!   variables ask for it; the trace layer sees Switchboard's own spans at
+//!   `info` whatever `SB_LOG` says.
 
 pub mod metrics;
+pub mod traces;
 
-use tracing_subscriber::{fmt, EnvFilter};
+use std::io::IsTerminal;
+
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, Layer};
 
 use crate::config::TelemetryConfig;
 
-/// Installs the global log subscriber (once; later calls are ignored).
+/// Installs the global log subscriber (once; later calls are ignored),
+/// with the trace exporter's layer when `tracing` is given.
+pub fn init(cfg: &TelemetryConfig, tracing: Option<&traces::Tracing>) {
+    let filter = || EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = cfg.json.then(|| {
+        fmt::layer()
+            .json()
+            .with_target(false)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_filter(filter())
+    });
+    let text = (!cfg.json).then(|| {
+        fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_filter(filter())
+    });
+    let otel = tracing.map(|t| {
+        tracing_opentelemetry::layer()
+            .with_tracer(t.tracer())
+            .with_filter(Targets::new().with_target("switchboard", tracing::Level::INFO))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(json)
+        .with(text)
+        .with(otel)
+        .try_init();
+}
+
+/// Logs only (tests, tools): [`init`] without traces.
 pub fn init_logging(cfg: &TelemetryConfig) {
-    let filter = EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_target(false);
-    let _ = if cfg.json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    init(cfg, None);
 }

@@ -13,7 +13,19 @@ use crate::messages::{service::Origin, validate::SendMessage};
 use crate::rooms;
 
 /// Queues a delivery and remembers its correlation id for the reply.
+/// The delivery carries the current trace context when it has none.
 pub async fn enqueue(app: &App, d: &Delivery) -> Result<(), crate::store::error::StoreError> {
+    let traced;
+    let d = match crate::telemetry::traces::current_traceparent() {
+        Some(tp) if d.traceparent.is_none() => {
+            traced = Delivery {
+                traceparent: Some(tp),
+                ..d.clone()
+            };
+            &traced
+        }
+        _ => d,
+    };
     let q = &app.stores.webhooks;
     q.remember(d, app.config.webhooks.correlation_ttl).await?;
     q.enqueue(d).await?;

@@ -61,6 +61,7 @@ pub fn delivery_for(m: &Message, bot: Option<&str>, cache_key: Option<String>) -
         created_ms: crate::time::now_ms(),
         cache_key,
         refresh: false,
+        traceparent: None,
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Delivery {
     /// A stale-while-revalidate refresh: the reply only updates the cache.
     #[serde(default)]
     pub refresh: bool,
+    /// The W3C trace context of the event that caused the delivery (when
+    /// traces are exported); the request carries it as `traceparent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// Queue depths for `/admin/stats`.

@@ -71,6 +71,7 @@ pub async fn on_presence(app: &App, presence: &crate::presence::Presence) {
         created_ms: crate::time::now_ms(),
         cache_key: None,
         refresh: false,
+        traceparent: None,
     };
     if let Err(e) = super::deliver::enqueue(app, &d).await {
         tracing::warn!(error = %e, "webhook: could not queue a delivery");

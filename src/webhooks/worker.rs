@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use super::{payload, queue::Delivery, replies, sign};
 use crate::app::AppState;
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, traces};
 
 /// Largest automation response read, in bytes.
 const MAX_RESPONSE: usize = 1024 * 1024;
@@ -85,8 +86,14 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
     let body = serde_json::to_vec(&payload(&d, cfg.format)).unwrap_or_default();
     let t = crate::time::now_secs();
     let started = Instant::now();
-    let sent = client
-        .post(url)
+    // A client span continuing the event's trace; its context goes out as
+    // `traceparent`.
+    let span = traces::continued("webhook POST", "client", d.traceparent.as_deref());
+    let mut request = client.post(url);
+    if let Some(tp) = traces::traceparent_of(&span) {
+        request = request.header("traceparent", tp);
+    }
+    let sent = request
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(sign::HEADER, sign::sign(secret, t, &body))
         .header("x-switchboard-correlation-id", &d.correlation_id)
@@ -95,7 +102,12 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
         .header("x-switchboard-node", &app.node_id)
         .body(body)
         .send()
+        .instrument(span.clone())
         .await;
+    if let Ok(r) = &sent {
+        span.record("http.response.status_code", r.status().as_u16());
+    }
+    drop(span);
     let outcome = match sent {
         Ok(r) if r.status().is_success() => Ok(read_limited(r).await),
         Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),

@@ -66,6 +66,7 @@ impl TestApp {
             switchboard::telemetry::init_logging(&switchboard::config::TelemetryConfig {
                 log: filter,
                 json: false,
+                trace_user_ids: Default::default(),
             });
         }
         let mut config = Config::defaults();
@@ -231,6 +232,23 @@ pub struct TestNode {
 }
 
 impl TestNode {
+    /// A node running elsewhere (another process), reached by its URL.
+    pub fn external(url: String) -> Self {
+        Self {
+            url,
+            running: None,
+            app: None,
+            isolated: None,
+            _redis: None,
+        }
+    }
+
+    /// `http://ADDR` of the internal listener (`SB_INTERNAL_PORT`).
+    pub fn internal_url(&self) -> Option<String> {
+        let addr = self.running.as_ref()?.boot.internal_addr()?;
+        Some(format!("http://{addr}"))
+    }
+
     pub fn app(&self) -> &AppState {
         self.app.as_ref().expect("node built")
     }

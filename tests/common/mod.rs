@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod automation;
+pub mod process;
 pub mod sio;
 
 use std::time::Duration;

@@ -56,10 +56,15 @@ impl RedisStore {
         keys: Vec<String>,
         args: Vec<Value>,
     ) -> Result<R, StoreError> {
-        script
+        use tracing::Instrument;
+        let started = std::time::Instant::now();
+        let result = script
             .evalsha_with_reload(&self.client, keys, args)
+            .instrument(crate::telemetry::traces::redis_span("EVALSHA"))
             .await
-            .map_err(map_err)
+            .map_err(map_err);
+        crate::telemetry::metrics::redis_script(started.elapsed());
+        result
     }
 }
 
@@ -102,6 +107,15 @@ pub fn key_id(id: &str) -> String {
 /// Maps a fred error: connection trouble is `Unavailable` (retry later),
 /// anything else `Internal`.
 pub fn map_err(e: Error) -> StoreError {
+    let mapped = classify(e);
+    crate::telemetry::metrics::redis_error(match mapped {
+        StoreError::Unavailable(_) => "unavailable",
+        StoreError::Internal(_) => "internal",
+    });
+    mapped
+}
+
+fn classify(e: Error) -> StoreError {
     match e.kind() {
         ErrorKind::IO
         | ErrorKind::Timeout
@@ -141,8 +155,44 @@ pub async fn connect(url: &str, command_timeout: Duration) -> Result<Client, Sto
     let client = builder(url, command_timeout)?
         .build()
         .map_err(|e| StoreError::Internal(e.to_string()))?;
+    log_connectivity(&client, "store");
     client.init().await.map_err(map_err)?;
     Ok(client)
+}
+
+/// Logs the first error of an outage at once, with its cause (a node that
+/// cannot reach Redis at start-up says so within a second), and an info
+/// line when Redis is reachable again. The task ends with the client.
+fn log_connectivity<C: ClientLike + EventInterface>(client: &C, role: &'static str) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut errors = client.error_rx();
+    let mut reconnects = client.reconnect_rx();
+    tokio::spawn(async move {
+        let mut down = false;
+        loop {
+            tokio::select! {
+                e = errors.recv() => match e {
+                    Ok((e, server)) if !down => {
+                        down = true;
+                        let server = server.map(|s| s.to_string()).unwrap_or_default();
+                        tracing::warn!(client = role, server, error = %e, "Redis is unreachable; retrying");
+                    }
+                    Ok((e, _)) => tracing::debug!(client = role, error = %e, "Redis still unreachable"),
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+                r = reconnects.recv() => match r {
+                    Ok(server) if down => {
+                        down = false;
+                        tracing::info!(client = role, server = %server, "Redis is reachable again");
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    });
 }
 
 /// A subscriber client for the Socket.IO adapter: it re-subscribes by itself
@@ -155,6 +205,7 @@ pub async fn subscriber(
         .build_subscriber_client()
         .map_err(|e| StoreError::Internal(e.to_string()))?;
     resubscribe_on_reconnect(&client);
+    log_connectivity(&client, "pubsub");
     Ok(client)
 }
 

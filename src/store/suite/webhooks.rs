@@ -15,6 +15,7 @@ pub(super) async fn webhook_suite(s: &dyn crate::webhooks::queue::WebhookQueue) 
         created_ms: 1,
         cache_key: None,
         refresh: false,
+        traceparent: None,
     };
     let lease = Duration::from_millis(300);
     s.enqueue(&d("a")).await.unwrap();
