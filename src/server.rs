@@ -37,6 +37,8 @@ pub struct Boot {
     waiting: parking_lot::Mutex<Option<String>>,
     /// Where the internal listener (`SB_INTERNAL_PORT`) listens.
     internal_addr: OnceLock<SocketAddr>,
+    /// The accepted connections, closable one by one (the drain).
+    pub transports: Arc<crate::transports::Transports>,
 }
 
 impl Boot {
@@ -148,7 +150,7 @@ async fn run_with(
     let mut signal = Box::pin(async move {
         shutdown.await;
         builder.abort();
-        crate::shutdown::drain(drain_boot.app()).await;
+        crate::shutdown::drain(drain_boot.app(), &drain_boot.transports).await;
     });
     let http = http_builder();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -166,11 +168,16 @@ async fn run_with(
                 };
                 let _ = tcp.set_nodelay(true);
                 let router = router.clone();
+                let transports = boot.transports.clone();
                 let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    if req.headers().get(axum::http::header::UPGRADE).is_some() {
+                        transports.mark_websocket(&peer);
+                    }
                     let mut req = req.map(Body::new);
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                     router.clone().oneshot(req)
                 });
+                let tcp = boot.transports.wrap(tcp, peer);
                 let conn = http
                     .serve_connection_with_upgrades(TokioIo::new(tcp), service)
                     .into_owned();

@@ -32,7 +32,7 @@ fn layer(file: &str) -> u8 {
         "fanout" => 1,
         "error" | "telemetry" | "store" | "testing" => 2,
         "app" | "hooks" => 3,
-        "realtime" | "api" | "http" | "security" => 5,
+        "realtime" | "api" | "http" | "security" | "transports" => 5,
         "background" | "server" | "shutdown" | "cli" | "main" | "lib" => 6,
         "auth" => match last {
             "connect" | "events" => 5,

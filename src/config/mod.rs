@@ -143,15 +143,16 @@ fn read_limits(r: &mut reader::Reader) -> limits::Limits {
 pub fn env_example() -> String {
     let mut out = String::from(
         "# Switchboard configuration: every variable with its default.\n\
-         # Generated from src/config/vars.rs (VARS); a test keeps the two in step.\n\n",
+         # Generated from src/config/vars.rs (VARS); a test keeps the two in step.\n\
+         # A valid env file for `docker run --env-file`, compose's env_file and\n\
+         # `kubectl create configmap --from-env-file` (values are never quoted).\n\
+         # The binary reads no .env file itself: pass these as environment variables.\n\n",
     );
     for v in VARS.iter() {
-        let value = if v.default.contains([' ', ';', '#']) {
-            format!("\"{}\"", v.default)
-        } else {
-            v.default.to_string()
-        };
-        out.push_str(&format!("# {}\n{}={}\n\n", v.help, v.env, value));
+        // Never quoted: `docker run --env-file`, compose's `env_file` and
+        // `kubectl create configmap --from-env-file` take the rest of the
+        // line literally (the node strips quotes anyway).
+        out.push_str(&format!("# {}\n{}={}\n\n", v.help, v.env, v.default));
     }
     out
 }
@@ -224,6 +225,37 @@ mod tests {
             ("SB_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
         ]));
         assert!(ok.is_ok());
+    }
+
+    /// What `docker run --env-file` and `kubectl create configmap
+    /// --from-env-file` do with a line: the rest after `=`, literally.
+    fn as_env_file(text: &str) -> HashMap<String, String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.contains('='))
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn env_example_works_as_an_env_file_and_quotes_are_tolerated() {
+        let literal = as_env_file(&env_example());
+        let c = Config::from_values(&literal).expect(".env.example read literally is valid");
+        let d = Config::defaults();
+        assert_eq!(format!("{:?}", c.limits), format!("{:?}", d.limits));
+        assert_eq!(format!("{:?}", c.channels), format!("{:?}", d.channels));
+        // An older file with quoted values reads the same.
+        let quoted: HashMap<String, String> = literal
+            .iter()
+            .map(|(k, v)| (k.clone(), format!("\"{v}\"")))
+            .collect();
+        let q = Config::from_values(&quoted).expect("quoted values are unquoted");
+        assert_eq!(format!("{:?}", q.limits), format!("{:?}", d.limits));
+        assert_eq!(format!("{:?}", q.channels), format!("{:?}", d.channels));
+        assert_eq!(reader::unquote("'a b'"), "a b");
+        assert_eq!(reader::unquote("\"a"), "\"a");
     }
 
     #[test]

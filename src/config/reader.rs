@@ -26,7 +26,7 @@ impl<'a> Reader<'a> {
         let v = self
             .values
             .get(env)
-            .map(|s| s.trim().to_string())
+            .map(|s| unquote(s.trim()).to_string())
             .unwrap_or_else(|| default.to_string());
         (!v.is_empty()).then_some(v)
     }
@@ -85,4 +85,16 @@ impl<'a> Reader<'a> {
             .filter(|s| !s.is_empty())
             .collect()
     }
+}
+
+/// One pair of matching surrounding quotes removed: env files read by
+/// `docker run --env-file` or `kubectl create configmap --from-env-file`
+/// keep quotes as part of the value.
+pub(super) fn unquote(s: &str) -> &str {
+    for q in ['"', '\''] {
+        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
+            return &s[1..s.len() - 1];
+        }
+    }
+    s
 }

@@ -23,6 +23,10 @@ pub struct ServerConfig {
     pub metrics_public: bool,
     pub node_id: String,
     pub shutdown_timeout: Duration,
+    /// Draining: keep serving this long after `/ready` turns 503.
+    pub drain_delay: Duration,
+    /// Draining: close connections in batches over this long.
+    pub drain_spread: Duration,
     pub max_payload: u64,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
@@ -127,6 +131,8 @@ pub(super) fn read_server(r: &mut Reader) -> ServerConfig {
         metrics_public,
         node_id,
         shutdown_timeout: r.secs("SB_SHUTDOWN_TIMEOUT_SECS"),
+        drain_delay: r.secs("SB_DRAIN_DELAY_SECS"),
+        drain_spread: r.secs("SB_DRAIN_SPREAD_SECS"),
         max_payload: r.ranged("SB_MAX_PAYLOAD_BYTES"),
         ping_interval: r.ms("SB_PING_INTERVAL_MS"),
         ping_timeout: r.ms("SB_PING_TIMEOUT_MS"),

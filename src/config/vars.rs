@@ -52,7 +52,9 @@ vars! {
     "SB_LOG" = "info" : "Log filter (tracing EnvFilter syntax), e.g. info,switchboard=debug.";
     "SB_LOG_FORMAT" = "auto" : "auto | text | json. auto: JSON lines in production, readable text in development (coloured only on a terminal).";
     "SB_TRACE_USER_IDS" = "hash" : "User ids on trace spans (enduser.id): hash (a SHA-256 prefix), plain, or off. Traces are configured by the standard OTEL_* variables.";
-    "SB_SHUTDOWN_TIMEOUT_SECS" = "30" [0, 3600] : "On SIGTERM/SIGINT: how long to drain before exiting.";
+    "SB_DRAIN_DELAY_SECS" = "5" [0, 3600] : "On SIGTERM: /ready turns 503 at once; the node keeps serving this long (the time an endpoint takes to leave the load balancer) before closing connections.";
+    "SB_DRAIN_SPREAD_SECS" = "10" [0, 3600] : "Then it closes its connections in batches spread over this long, so the other nodes see a bounded reconnect rate.";
+    "SB_SHUTDOWN_TIMEOUT_SECS" = "30" [0, 3600] : "After the spread: how long in-flight acks, webhook attempts and connections may take before the node exits.";
     "SB_REDIS_URL" = "" : "Redis URL (redis://host:6379/0). Unset: in-process store, single node.";
     "SB_REDIS_PREFIX" = "sb:" : "Prefix of every Redis key and pub/sub channel.";
     "SB_REDIS_TIMEOUT_MS" = "2000" [10, 60_000] : "Timeout of one Redis command.";

@@ -47,6 +47,8 @@ pub struct Conn {
     pub expires_at: std::sync::atomic::AtomicI64,
     /// The timer that warns before `exp` and disconnects at it.
     pub expiry: Mutex<Option<AbortHandle>>,
+    /// The worker is handling an event (its ack is not sent yet).
+    pub working: std::sync::atomic::AtomicBool,
 }
 
 /// Why an event could not be queued.
@@ -79,6 +81,7 @@ impl Conn {
             calls: Mutex::new(VecDeque::new()),
             expires_at: std::sync::atomic::AtomicI64::new(exp),
             expiry: Mutex::new(None),
+            working: std::sync::atomic::AtomicBool::new(false),
         });
         (conn, rx, gate_rx)
     }
@@ -118,6 +121,18 @@ impl Conn {
             mpsc::error::TrySendError::Full(j) => (QueueError::Full, *j),
             mpsc::error::TrySendError::Closed(j) => (QueueError::Closed, *j),
         })
+    }
+
+    /// An event is being handled or waits in the queue (the drain closes
+    /// this connection's transport only after its acks).
+    pub fn busy(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.working.load(Ordering::Acquire)
+            || self
+                .queue
+                .lock()
+                .as_ref()
+                .is_some_and(|tx| tx.capacity() < tx.max_capacity())
     }
 
     /// Lets the worker start taking events (after the connection is set up).

@@ -122,11 +122,23 @@ pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Box<Job>>, gate: oneshot::Receiv
         _ => return,
     }
     while let Some(job) = rx.recv().await {
-        let job = *job;
+        cx.conn
+            .working
+            .store(true, std::sync::atomic::Ordering::Release);
+        handle_job(&cx, *job).await;
+        cx.conn
+            .working
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// One event: look-up, rate limit, handler, metrics, ack.
+async fn handle_job(cx: &Cx, job: Job) {
+    {
         let Some(event) = job.event else {
             let err = AppError::invalid("the event name must be a string");
             reply::send(cx.socket.as_ref(), "", job.ack, Err(err));
-            continue;
+            return;
         };
         // One look-up in the table for both the label and the rate class.
         let spec = spec(&event);
@@ -140,7 +152,7 @@ pub async fn run(cx: Cx, mut rx: mpsc::Receiver<Box<Job>>, gate: oneshot::Receiv
             // Boxed: the worker of an idle connection then holds a small
             // future instead of one sized for the largest handler.
             Some(data) => AssertUnwindSafe(Box::pin(
-                limited(&cx, &event, action, data).instrument(span.clone()),
+                limited(cx, &event, action, data).instrument(span.clone()),
             ))
             .catch_unwind()
             .await

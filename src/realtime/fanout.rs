@@ -9,7 +9,7 @@ use socketioxide::SocketIo;
 
 use super::conn::Conn;
 use crate::cluster::Session;
-use crate::fanout::{Fanout, SocketOps};
+use crate::fanout::{Fanout, LocalTransport, SocketOps};
 use crate::rooms;
 use crate::telemetry::metrics;
 
@@ -51,6 +51,27 @@ impl<A: Adapter> Fanout for IoFanout<A> {
 
     fn local_sockets(&self) -> usize {
         self.0.sockets().len()
+    }
+
+    fn local_transports(&self) -> Vec<LocalTransport> {
+        self.0
+            .sockets()
+            .iter()
+            .map(|s| LocalTransport {
+                peer: (s.transport_type() == socketioxide::TransportType::Websocket)
+                    .then(|| {
+                        s.req_parts()
+                            .extensions
+                            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                            .map(|c| c.0)
+                    })
+                    .flatten(),
+                busy: s
+                    .extensions
+                    .get::<std::sync::Arc<Conn>>()
+                    .is_some_and(|c| c.busy()),
+            })
+            .collect()
     }
 
     fn local_recipients(&self, rooms: Vec<String>, except: Vec<String>) -> usize {

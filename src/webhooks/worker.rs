@@ -43,7 +43,9 @@ pub async fn run(app: AppState) {
             _ = tokio::time::sleep(POLL) => {}
         }
         let free = slots.available_permits();
-        if free == 0 {
+        // Draining: the attempts in flight finish; nothing new is claimed
+        // (another node takes the rest).
+        if free == 0 || app.is_draining() {
             continue;
         }
         let batch = match app.stores.webhooks.claim(free, lease).await {
@@ -58,9 +60,11 @@ pub async fn run(app: AppState) {
                 return;
             };
             let (app, client) = (app.clone(), client.clone());
+            let attempt = app.0.webhook_attempt();
             tokio::spawn(async move {
                 deliver(&app, &client, d).await;
                 drop(permit);
+                drop(attempt);
             });
         }
     }

@@ -74,6 +74,9 @@ impl TestApp {
         config.server.port = 0;
         config.server.node_id = unique("mem");
         config.server.shutdown_timeout = Duration::from_secs(5);
+        // No drain delay or spread unless a test asks for them.
+        config.server.drain_delay = Duration::ZERO;
+        config.server.drain_spread = Duration::ZERO;
         config.auth.secret = Some(SECRET.into());
         config.messages.typing_timeout = Duration::from_millis(800);
         config.presence.grace = Duration::from_millis(1000);

@@ -10,6 +10,7 @@ mod channels;
 mod chats;
 mod cluster;
 mod connect;
+mod drain;
 mod faults;
 mod messages;
 mod notifications;
