@@ -87,6 +87,7 @@ fn main() -> ExitCode {
             }
         }
     };
+    switchboard::telemetry::logs::set_node_id(&config.server.node_id);
     switchboard::telemetry::init(&config.telemetry, tracing.as_ref());
     if tracing.is_some() {
         tracing::info!(protocol = ?protocol, "exporting traces over OTLP");

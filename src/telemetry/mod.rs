@@ -2,14 +2,16 @@
 //!
 //! - Logs go to stdout: one JSON object per line in production
 //!   (`SB_LOG_FORMAT=auto` or `json`), readable text in development, with
-//!   colours only when stdout is a terminal. Fields: `timestamp`, `level`,
-//!   `fields` (the message and the record's own fields) and `span` (the
-//!   current span's fields). `SB_LOG` filters the logs only.
+//!   colours only when stdout is a terminal. The JSON line's names are
+//!   stable (`logs.rs`): `timestamp`, `level`, `node_id`, `message`,
+//!   `fields`, `span`, and `trace_id`, `span_id`, `socket_id`, `user`,
+//!   `event` where they apply. `SB_LOG` filters the logs only.
 //! - Metrics: `metrics.rs`, rendered at `/metrics`.
 //! - Traces: `traces.rs`, exported over OTLP when the standard `OTEL_*`
 //!   variables ask for it; the trace layer sees Switchboard's own spans at
 //!   `info` whatever `SB_LOG` says.
 
+pub mod logs;
 pub mod metrics;
 pub mod traces;
 
@@ -28,10 +30,8 @@ pub fn init(cfg: &TelemetryConfig, tracing: Option<&traces::Tracing>) {
     let filter = || EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = cfg.json.then(|| {
         fmt::layer()
-            .json()
-            .with_target(false)
-            .with_current_span(true)
-            .with_span_list(false)
+            .event_format(logs::JsonLines)
+            .fmt_fields(fmt::format::JsonFields::new())
             .with_filter(filter())
     });
     let text = (!cfg.json).then(|| {

@@ -108,6 +108,7 @@ async fn metrics_and_logs_from_the_first_second_through_redis_outages() {
         ("SB_REDIS_PREFIX", "obs:"),
         ("SB_REDIS_TIMEOUT_MS", "500"),
         ("SB_NODE_HEARTBEAT_SECS", "1"),
+        ("SB_NODE_ID", "obs-node"),
     ]);
 
     // Redis is down: /metrics serves the whole vocabulary at once.
@@ -217,7 +218,11 @@ async fn metrics_and_logs_from_the_first_second_through_redis_outages() {
         .collect();
     for l in &logs {
         assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
-        assert!(l["fields"]["message"].is_string(), "{l}");
+        assert!(
+            l["message"].is_string() && l["fields"]["message"].is_string(),
+            "{l}"
+        );
+        assert_eq!(l["node_id"], "obs-node", "every line names the node: {l}");
     }
     let said = |msg: &str, level: &str| {
         logs.iter()

@@ -262,5 +262,13 @@ async fn an_incoming_traceparent_is_honoured_on_the_http_api() {
     assert_eq!(span.attrs["http.route"], "/api/v1/presence");
     assert_eq!(span.attrs["http.request.method"], "GET");
     assert_eq!(span.attrs["http.response.status_code"], "200");
-    node.stop();
+    // The access-log line of that request names the same trace.
+    let lines = node.stop();
+    let access = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["message"] == "request" && l["span"]["http.route"] == "/api/v1/presence")
+        .expect("an access-log line for the request");
+    assert_eq!(access["trace_id"], parent_trace, "{access}");
+    assert_eq!(access["span_id"], span.span_id, "{access}");
 }
