@@ -42,6 +42,11 @@ async fn heartbeat(app: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
         }
+        if !app.config.cache.rules.is_empty() {
+            if let Ok(s) = app.stores.cache.cache_stats().await {
+                crate::telemetry::metrics::cache_entries(s.entries);
+            }
+        }
         if app.config.webhooks.url.is_some() {
             if let Ok(d) = app.stores.webhooks.depths().await {
                 crate::telemetry::metrics::webhook_queue(

@@ -92,6 +92,9 @@ impl RedisServer {
             .arg("")
             .arg("--protected-mode")
             .arg("no")
+            // The fault tests stall the server with DEBUG SLEEP (loopback).
+            .arg("--enable-debug-command")
+            .arg("local")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if self.persistent {

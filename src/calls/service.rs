@@ -187,6 +187,7 @@ pub async fn answer(app: &App, by: Actor<'_>, req: Answer) -> Result<(), CallErr
         state::answer(c, by.user, by.socket, crate::time::now_ms())
     })
     .await?;
+    crate::telemetry::metrics::call_answered();
     to(
         app,
         rooms::socket(&call.caller_socket),

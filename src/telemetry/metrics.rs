@@ -97,8 +97,12 @@ families! {
         "Dead nodes whose connections this node removed from the registry.";
     CALLS = "switchboard_calls_total", Counter, ["media"],
         "Calls started.";
+    CALLS_ANSWERED = "switchboard_calls_answered_total", Counter, [],
+        "Calls answered (ringing → active); active now = answered − ended after an answer.";
     CALLS_ENDED = "switchboard_calls_ended_total", Counter, ["reason"],
         "Calls ended, by reason (hangup, declined, timeout, ...).";
+    REPLY_CACHE_ENTRIES = "switchboard_reply_cache_entries", Gauge, [],
+        "Reply-cache entries in the store (cluster-wide, as last read by this node; 0 without SB_CACHE_RULES).";
     HTTP_REQUESTS = "switchboard_http_requests_total", Counter, ["method", "route", "status"],
         "HTTP requests answered (API, admin and node routes; not Socket.IO), by route template.";
     HTTP_DURATION = "switchboard_http_request_duration_seconds", Histogram, ["method", "route"],
@@ -197,7 +201,9 @@ fn describe_and_zero() {
     metrics::counter!(PRESENCE_UPDATES, "status" => "online").absolute(0);
     metrics::counter!(NODES_REAPED).absolute(0);
     metrics::counter!(CALLS, "media" => "audio").absolute(0);
+    metrics::counter!(CALLS_ANSWERED).absolute(0);
     metrics::counter!(CALLS_ENDED, "reason" => "hangup").absolute(0);
+    metrics::gauge!(REPLY_CACHE_ENTRIES).set(0.0);
     metrics::counter!(HTTP_REQUESTS, "method" => "GET", "route" => "/health", "status" => "200")
         .absolute(0);
     // Histograms render once they hold a sample; a zero-length observation
@@ -284,6 +290,15 @@ pub fn node_reaped() {
 
 pub fn call_started(media: &'static str) {
     metrics::counter!(CALLS, "media" => media).increment(1);
+}
+
+pub fn call_answered() {
+    metrics::counter!(CALLS_ANSWERED).increment(1);
+}
+
+/// Reply-cache entries, as just read from the store.
+pub fn cache_entries(n: u64) {
+    metrics::gauge!(REPLY_CACHE_ENTRIES).set(n as f64);
 }
 
 pub fn call_ended(reason: &'static str) {

@@ -165,3 +165,91 @@ async fn graceful_shutdown_drains() {
         "the node exited"
     );
 }
+
+/// PROTOCOL §2: `UNAVAILABLE` means nothing was done. A store call that
+/// timed out while Redis was paused must not be executed later, when Redis
+/// resumes and runs the queued script (it would store a message whose
+/// sender was told it failed, and that nobody received live).
+#[tokio::test]
+async fn an_unavailable_ack_stores_nothing_even_when_redis_runs_it_late() {
+    let redis = RedisServer::start();
+    let node = TestApp::redis(&redis.url(), &format!("{}:", unique("late")))
+        .with(|c| {
+            crate::common::app::unlimited(c);
+            c.redis.command_timeout = Duration::from_millis(400);
+        })
+        .start()
+        .await;
+    let (a, b) = (unique("a"), unique("b"));
+    let mut alice = node.connect(&a).await;
+    let mut bob = node.connect(&b).await;
+    let chat = group(&mut alice, &[&b], &mut [&mut bob]).await;
+    // One message first (the append script is then loaded in Redis), and
+    // a heartbeat to measure the clocks.
+    ok(
+        &mut alice,
+        "message:new",
+        json!({"chatId": chat, "content": "warm", "clientId": "warm-1"}),
+    )
+    .await;
+    bob.wait_for("message:new", T).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // Redis stalls for 1.5 s (DEBUG SLEEP): what is sent meanwhile waits
+    // in its socket buffers and runs when it wakes, even from a
+    // connection the client closed on its timeout.
+    let port = redis.port().to_string();
+    let stall = std::thread::spawn(move || {
+        std::process::Command::new("redis-cli")
+            .args(["-p", &port, "DEBUG", "SLEEP", "1.5"])
+            .output()
+            .expect("redis-cli")
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = alice
+        .emit_with_ack(
+            "message:new",
+            json!({"chatId": chat, "content": "late", "clientId": "late-1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["error"]["code"], "UNAVAILABLE", "{r}");
+
+    // Redis resumes and runs the queued append: it must do nothing.
+    let out = tokio::task::spawn_blocking(move || stall.join().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("OK"),
+        "DEBUG SLEEP ran: {out:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let count = |h: &serde_json::Value| {
+        h["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["content"] == "late")
+            .count()
+    };
+    let h = ok(&mut alice, "chat:history", json!({"chatId": chat})).await;
+    assert_eq!(count(&h), 0, "stored after an UNAVAILABLE ack: {h}");
+    bob.expect_none("message:new", Duration::from_millis(200))
+        .await;
+
+    // The client's retry with the same clientId stores it, once.
+    ok(
+        &mut alice,
+        "message:new",
+        json!({"chatId": chat, "content": "late", "clientId": "late-1"}),
+    )
+    .await;
+    ok(
+        &mut alice,
+        "message:new",
+        json!({"chatId": chat, "content": "late", "clientId": "late-1"}),
+    )
+    .await;
+    let h = ok(&mut alice, "chat:history", json!({"chatId": chat})).await;
+    assert_eq!(count(&h), 1, "{h}");
+}

@@ -48,10 +48,11 @@ impl RedisStore {
     }
 }
 
-/// KEYS: nodes. ARGV: node, ttlMs. Returns 1 when the node was not there.
+/// KEYS: nodes. ARGV: node, ttlMs. Returns {1 when the node was not
+/// there, Redis's clock in ms}.
 static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(format!(
-        "{NOW}return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])"
+        "{NOW}return {{redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]), now}}"
     ))
 });
 
@@ -179,14 +180,18 @@ impl ClusterStore for RedisStore {
     }
 
     async fn heartbeat(&self, node_id: &str, ttl: Duration) -> StoreResult<bool> {
-        let added: i64 = self
+        let sent = crate::time::now_ms();
+        let reply: Vec<i64> = self
             .eval(
                 &HEARTBEAT,
                 vec![self.nodes_key()],
                 vec![node_id.to_string().into(), ms(ttl)],
             )
             .await?;
-        Ok(added == 1)
+        if let [_, redis_now] = reply[..] {
+            self.observe_clock(sent, redis_now, crate::time::now_ms());
+        }
+        Ok(reply.first() == Some(&1))
     }
 
     async fn live_nodes(&self) -> StoreResult<Vec<String>> {

@@ -43,11 +43,19 @@ impl RedisStore {
 
 /// KEYS: members seq hist ids ms cids dlv read.
 /// ARGV: sender, clientKey ('' = none), jsonHead, jsonTail, id, createdMs,
-/// maxMessages, minCreatedMs, clientIdTtlMs, ttlSecs, nowMs.
-/// Returns {0} not a member, {1, json} stored, {2, json} duplicate.
+/// maxMessages, minCreatedMs, clientIdTtlMs, ttlSecs, nowMs, deadlineMs
+/// (on Redis's clock; 0 = none).
+/// Returns {0} not a member, {1, json} stored, {2, json} duplicate, {3}
+/// too late: the sender may already have been told UNAVAILABLE, so
+/// nothing is stored.
 static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r#"
+local deadline = tonumber(ARGV[12])
+if deadline > 0 then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then return {3} end
+end
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {0} end
 local now = tonumber(ARGV[11])
 if ARGV[2] ~= '' then
@@ -178,6 +186,7 @@ impl MessageStore for RedisStore {
             (new.client_id_ttl_secs as i64 * 1000).into(),
             ttl.into(),
             crate::time::now_ms().into(),
+            self.write_deadline_ms().into(),
         ];
         let mut out: Vec<Value> = self.eval(&APPEND, self.msg_keys(&m.chat_id), args).await?;
         let status = out.first().and_then(|v| v.as_i64()).unwrap_or(-1);
@@ -190,6 +199,13 @@ impl MessageStore for RedisStore {
                 Appended::Stored(stored)
             }
             2 => Appended::Duplicate(decode(&json)?),
+            // Ran after its deadline: nothing stored, so UNAVAILABLE is true.
+            3 => {
+                crate::telemetry::metrics::redis_error("unavailable");
+                return Err(StoreError::Unavailable(
+                    "the store ran the append after its deadline; nothing was stored".into(),
+                ));
+            }
             _ => return Err(StoreError::Internal("unexpected append reply".into())),
         })
     }

@@ -39,6 +39,10 @@ use crate::store::error::StoreError;
 pub struct RedisStore {
     client: Client,
     prefix: String,
+    /// Redis's clock minus this node's, in ms, measured at each heartbeat
+    /// (the late-write guard of `append` compares deadlines on Redis's
+    /// clock).
+    clock_offset_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl RedisStore {
@@ -46,7 +50,32 @@ impl RedisStore {
         Self {
             client,
             prefix: prefix.into(),
+            clock_offset_ms: Default::default(),
         }
+    }
+
+    /// The Redis-clock time after which a write sent now must not happen:
+    /// half the command timeout from now, so that a script that runs late
+    /// (Redis stalled, the command queued) does nothing once this node may
+    /// have answered `UNAVAILABLE`, and the reply of one that ran in time
+    /// has the other half to arrive. 0: no deadline (no timeout set).
+    pub(super) fn write_deadline_ms(&self) -> i64 {
+        let timeout = self.client.perf_config().default_command_timeout;
+        if timeout.is_zero() {
+            return 0;
+        }
+        let offset = self
+            .clock_offset_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        crate::time::now_ms() + offset + (timeout.as_millis() / 2) as i64
+    }
+
+    /// Records Redis's clock (`redis_ms`) against this node's, read around
+    /// the call that returned it.
+    pub(super) fn observe_clock(&self, sent_ms: i64, redis_ms: i64, received_ms: i64) {
+        let offset = redis_ms - (sent_ms + received_ms) / 2;
+        self.clock_offset_ms
+            .store(offset, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Runs a script by SHA, loading it on `NOSCRIPT`.
