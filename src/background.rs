@@ -35,12 +35,28 @@ async fn heartbeat(app: AppState) {
     let ttl = app.config.redis.node_ttl;
     let mut tick = tokio::time::interval(every);
     let mut first = true;
+    let mut failed = false;
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
-        match app.stores.cluster.heartbeat(&app.node_id, ttl).await {
+        ticks += 1;
+        let beat = app.stores.cluster.heartbeat(&app.node_id, ttl).await;
+        match &beat {
             Ok(true) if !first => reregister(&app).await,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+        // Repair the registry right after an outage, and now and then.
+        if beat.is_ok() && (failed || ticks % RECONCILE_EVERY == 0) {
+            failed = match reconcile(&app).await {
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "registry reconciliation failed; the next beat retries");
+                    true
+                }
+            };
+        } else if beat.is_err() {
+            failed = true;
         }
         if !app.config.cache.rules.is_empty() {
             if let Ok(s) = app.stores.cache.cache_stats().await {
@@ -58,6 +74,55 @@ async fn heartbeat(app: AppState) {
         }
         first = false;
     }
+}
+
+/// Reconcile every this many heartbeats even without an outage.
+const RECONCILE_EVERY: u64 = 6;
+
+/// Repairs this node's part of the registry both ways: live connections
+/// the registry lacks are registered (a registration that timed out, a
+/// connection opened during an outage), and entries for sockets this node
+/// no longer has are removed through the normal path, which queues the
+/// offline check (a removal that timed out or ran late). Returns
+/// `(registered, removed)`.
+pub async fn reconcile(app: &AppState) -> Result<(usize, usize), crate::store::error::StoreError> {
+    use std::collections::HashSet;
+    let node = &app.node_id;
+    // Local before and after the registry read: a socket must be in both to
+    // be registered (one that left meanwhile is not brought back), and an
+    // entry is a ghost only if its socket is missing after the read.
+    let before: HashSet<String> = app
+        .fanout()
+        .local_sessions(node)
+        .into_iter()
+        .map(|s| s.socket_id)
+        .collect();
+    let listed = app.stores.cluster.node_sessions(node).await?;
+    let after = app.fanout().local_sessions(node);
+    let listed_sockets: HashSet<&str> = listed.iter().map(|(_, s)| s.as_str()).collect();
+    let (mut registered, mut removed) = (0, 0);
+    for s in after
+        .iter()
+        .filter(|s| before.contains(&s.socket_id) && !listed_sockets.contains(s.socket_id.as_str()))
+    {
+        if let Some(p) = app.stores.cluster.add_session(s).await? {
+            crate::presence::service::announce(app, &p).await;
+        }
+        registered += 1;
+    }
+    let live: HashSet<&str> = after.iter().map(|s| s.socket_id.as_str()).collect();
+    let grace = app.config.presence.grace;
+    for (user, socket) in listed.iter().filter(|(_, s)| !live.contains(s.as_str())) {
+        app.stores
+            .cluster
+            .remove_session(user, socket, node, grace)
+            .await?;
+        removed += 1;
+    }
+    if registered + removed > 0 {
+        tracing::info!(registered, removed, "registry repaired");
+    }
+    Ok((registered, removed))
 }
 
 /// Puts this node's live connections back into the registry.

@@ -38,6 +38,9 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// Forget a connection; returns how many connections the user still has.
     /// On the last one, `lastSeen` is set and an offline check is queued for
     /// `grace` from now ([`crate::presence::PresenceStore::settle_due`]).
+    /// The check is queued whenever the user is left with none, even if
+    /// this socket was already gone (a retried removal whose first attempt
+    /// ran late must still lead to `offline`).
     async fn remove_session(
         &self,
         user_id: &str,
@@ -45,6 +48,8 @@ pub trait ClusterStore: Send + Sync + 'static {
         node_id: &str,
         grace: Duration,
     ) -> StoreResult<usize>;
+    /// The connections the registry lists for one node: `(user, socket)`.
+    async fn node_sessions(&self, node_id: &str) -> StoreResult<Vec<(String, String)>>;
     /// Live connections of a user, on every node.
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<Session>>;
     /// For each user, whether it has at least one live connection.

@@ -253,3 +253,72 @@ async fn an_unavailable_ack_stores_nothing_even_when_redis_runs_it_late() {
     let h = ok(&mut alice, "chat:history", json!({"chatId": chat})).await;
     assert_eq!(count(&h), 1, "{h}");
 }
+
+/// During an outage the registry cannot be written: a connection that
+/// closes stays listed, one that opens is not. When Redis is back, the node
+/// repairs both at once, and presence follows (offline once, online).
+#[tokio::test]
+async fn the_registry_and_presence_are_repaired_after_an_outage() {
+    let redis = RedisServer::start_persistent();
+    let node = TestApp::redis(&redis.url(), &format!("{}:", unique("repair")))
+        .with(|c| {
+            c.redis.command_timeout = Duration::from_millis(400);
+            // Long enough that the outage alone does not get it reaped.
+            c.redis.node_ttl = Duration::from_secs(60);
+            c.presence.grace = Duration::from_millis(300);
+        })
+        .start()
+        .await;
+    let (left, joined) = (unique("left"), unique("joined"));
+    let mut l = node.connect(&left).await;
+    let sessions = |user: String| {
+        let node = &node;
+        async move {
+            let (s, r) = node
+                .admin("GET", &format!("/admin/sessions?userId={user}"), None)
+                .await;
+            assert_eq!(s, 200, "{r}");
+            r["sessions"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(sessions(left.clone()).await, 1);
+
+    redis.stop();
+    l.disconnect().await; // its removal fails: Redis is down
+    let _j = node.connect(&joined).await; // its registration fails
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    redis.start_again();
+
+    let presence = |user: String| {
+        let node = &node;
+        async move {
+            let (_, r) = node
+                .api("GET", &format!("/api/v1/presence?userIds={user}"), None)
+                .await;
+            r["presences"][0]["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ok = matches!(node.get("/ready").await.0, 200)
+            && sessions(left.clone()).await == 0
+            && sessions(joined.clone()).await == 1
+            && presence(left.clone()).await == "offline"
+            && presence(joined.clone()).await == "online";
+        if ok {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not repaired: {} / {} sessions, presence {} / {}",
+            sessions(left.clone()).await,
+            sessions(joined.clone()).await,
+            presence(left.clone()).await,
+            presence(joined.clone()).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -37,6 +37,17 @@ impl ClusterStore for MemoryStore {
         Ok(st.remove_session(user_id, socket_id, Instant::now() + grace))
     }
 
+    async fn node_sessions(&self, node_id: &str) -> StoreResult<Vec<(String, String)>> {
+        let st = self.state.lock();
+        Ok(st
+            .sessions
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|s| s.node_id == node_id)
+            .map(|s| (s.user_id.clone(), s.socket_id.clone()))
+            .collect())
+    }
+
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<Session>> {
         let st = self.state.lock();
         Ok(st

@@ -118,6 +118,8 @@ impl State {
     /// offline check at `check_at`. Returns the connections left.
     fn remove_session(&mut self, user: &str, socket: &str, check_at: Instant) -> usize {
         let Some(map) = self.sessions.get_mut(user) else {
+            // Already gone: still make sure the offline check happens.
+            self.gone.entry(user.to_string()).or_insert(check_at);
             return 0;
         };
         if map.remove(socket).is_none() {

@@ -88,12 +88,14 @@ return {{changed, st, redis.call('HGET', KEYS[2], 'custom') or '', vis, tostring
 });
 
 /// KEYS: conns, presence. ARGV: socket, record TTL ms.
-/// Returns {left, now} (now = -1 when the socket was not registered).
+/// Returns {left, now}. A socket that was not registered (a retry whose
+/// first attempt ran late) changes nothing but still reports `now`, so
+/// that a user left with no connection gets its offline check.
 static DISCONNECT: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(format!(
         r#"{NOW}
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
-  return {{redis.call('HLEN', KEYS[1]), -1}}
+  return {{redis.call('HLEN', KEYS[1]), now}}
 end
 local left = redis.call('HLEN', KEYS[1])
 if left == 0 then
@@ -156,6 +158,21 @@ impl ClusterStore for RedisStore {
         }
         let _: Vec<Value> = p.all().await.map_err(map_err)?;
         Ok(left.max(0) as usize)
+    }
+
+    async fn node_sessions(&self, node_id: &str) -> StoreResult<Vec<(String, String)>> {
+        let members: Vec<String> = self
+            .client
+            .smembers(self.node_key(node_id))
+            .await
+            .map_err(map_err)?;
+        Ok(members
+            .into_iter()
+            .filter_map(|m| {
+                let (u, s) = m.split_once('\t')?;
+                Some((u.to_string(), s.to_string()))
+            })
+            .collect())
     }
 
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<Session>> {

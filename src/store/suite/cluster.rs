@@ -21,10 +21,21 @@ pub(super) async fn cluster_suite(s: &dyn ClusterStore) {
         list,
         vec![sess("s1", "alice", "n1"), sess("s2", "alice", "n2")]
     );
+    // The node index the reconciliation reads.
+    let mut on_n1 = s.node_sessions("n1").await.unwrap();
+    on_n1.sort();
+    assert_eq!(
+        on_n1,
+        vec![
+            ("alice".to_string(), "s1".to_string()),
+            ("{bob}*".to_string(), "s3".to_string())
+        ]
+    );
     assert_eq!(
         s.remove_session("alice", "s2", "n2", long).await.unwrap(),
         1
     );
+    assert!(s.node_sessions("n2").await.unwrap().is_empty());
     assert_eq!(
         s.remove_session("alice", "s2", "n2", long).await.unwrap(),
         1,

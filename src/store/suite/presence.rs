@@ -86,6 +86,18 @@ pub(super) async fn presence_suite(c: &dyn ClusterStore, p: &dyn PresenceStore) 
     assert!(off[0].last_seen.is_some());
     assert!(p.settle_due(100, lease).await.unwrap().is_empty(), "once");
     assert_eq!(p.presences(&ids(&[u])).await.unwrap()[0], off[0]);
+    // A retried removal (the registry repair, after a first attempt that
+    // ran late) queues another check; offline is still announced once.
+    assert_eq!(
+        c.remove_session(u, "c", "n1", Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        p.settle_due(100, lease).await.unwrap().is_empty(),
+        "still once"
+    );
     // An invisible user's connection announces nothing.
     p.set_status("ghost", Status::Invisible, None)
         .await
