@@ -147,3 +147,93 @@ fn ping(port: u16) -> bool {
     let mut buf = [0u8; 16];
     matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
 }
+
+/// A local Redis Cluster: 3 masters and 3 replicas on free loopback ports
+/// (`redis-server --cluster-enabled yes`, then `redis-cli --cluster
+/// create`), stopped on drop.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start() -> Self {
+        let nodes: Vec<RedisServer> = (0..6).map(|_| RedisServer::launch_cluster_node()).collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = Self { nodes };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if cluster.nodes.iter().all(|n| cluster_ok(n.port)) {
+                return cluster;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the Redis Cluster did not reach cluster_state:ok");
+    }
+
+    /// `redis-cluster://127.0.0.1:P1?node=127.0.0.1:P2&...` (fred's form).
+    pub fn url(&self) -> String {
+        let mut url = format!("redis-cluster://127.0.0.1:{}", self.nodes[0].port);
+        for (i, n) in self.nodes.iter().enumerate().skip(1) {
+            url.push(if i == 1 { '?' } else { '&' });
+            url.push_str(&format!("node=127.0.0.1:{}", n.port));
+        }
+        url
+    }
+}
+
+fn cluster_ok(port: u16) -> bool {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "CLUSTER", "INFO"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+        .unwrap_or(false)
+}
+
+impl RedisServer {
+    fn launch_cluster_node() -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("sb-cluster-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir for redis");
+        let server = Self {
+            port,
+            dir,
+            persistent: false,
+            child: Mutex::new(None),
+        };
+        let mut cmd = Command::new("redis-server");
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--dir")
+            .arg(&server.dir)
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+            .arg("--cluster-config-file")
+            .arg(server.dir.join("nodes.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().expect("redis-server (cluster node)");
+        *server.child.lock().unwrap() = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !ping(port) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+}

@@ -259,6 +259,27 @@ mod tests {
     }
 
     #[test]
+    fn redis_urls_single_tls_and_cluster_are_accepted_sentinel_is_refused_clearly() {
+        for ok in [
+            "redis://127.0.0.1:6379/0",
+            "rediss://:pw@redis.example.com:6380",
+            "redis-cluster://10.0.0.1:7000?node=10.0.0.2:7000&node=10.0.0.3:7000",
+            "rediss-cluster://:pw@10.0.0.1:7000",
+        ] {
+            let c = Config::from_values(&vals(&[("SB_REDIS_URL", ok)])).expect(ok);
+            assert_eq!(c.redis.url.as_deref(), Some(ok));
+        }
+        let e = Config::from_values(&vals(&[(
+            "SB_REDIS_URL",
+            "redis-sentinel://10.0.0.1:26379?sentinelServiceName=m",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("Sentinel is not supported yet"), "{e}");
+        assert!(Config::from_values(&vals(&[("SB_REDIS_URL", "http://x")])).is_err());
+    }
+
+    #[test]
     fn env_example_lists_every_variable_with_its_default() {
         let committed = include_str!("../../.env.example");
         assert_eq!(

@@ -175,8 +175,19 @@ pub(super) fn read_telemetry(r: &mut Reader, mode: Mode) -> TelemetryConfig {
 pub(super) fn read_redis(r: &mut Reader) -> RedisConfig {
     let url = r.opt("SB_REDIS_URL");
     if let Some(url) = &url {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-            r.error("SB_REDIS_URL must start with redis:// or rediss://");
+        let schemes = [
+            "redis://",
+            "rediss://",
+            "redis-cluster://",
+            "rediss-cluster://",
+        ];
+        if url.starts_with("redis-sentinel://") || url.starts_with("rediss-sentinel://") {
+            r.error("SB_REDIS_URL: Sentinel is not supported yet; use redis://, rediss:// or redis-cluster://");
+        } else if !schemes.iter().any(|s| url.starts_with(s)) {
+            r.error(
+                "SB_REDIS_URL must start with redis://, rediss:// (TLS) or redis-cluster:// \
+                 (redis-cluster://host:port?node=host2:port2&node=...)",
+            );
         }
     }
     let redis = RedisConfig {

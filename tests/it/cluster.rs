@@ -223,3 +223,38 @@ async fn active_members_and_devices_are_cluster_wide() {
     }
     assert_eq!(online, 1, "bob is gone once both devices left");
 }
+
+/// The same cluster behaviour on a real Redis Cluster (3 masters, 3
+/// replicas): keys spread over the masters, sharded pub/sub between nodes.
+#[tokio::test]
+async fn nodes_on_a_redis_cluster_deliver_across_nodes() {
+    let redis = switchboard::testing::RedisCluster::start();
+    let prefix = format!("{}:", unique("rc"));
+    let a = TestApp::redis(&redis.url(), &prefix).start().await;
+    let b = TestApp::redis(&redis.url(), &prefix).start().await;
+    let (alice, bob) = (unique("alice"), unique("bob"));
+    let mut ca = a.connect(&alice).await;
+    let mut cb = b.connect(&bob).await;
+    let chat = group(&mut ca, &[&bob], &mut [&mut cb]).await;
+    let sent = ok(
+        &mut ca,
+        "message:new",
+        json!({"chatId": chat, "content": "over the cluster", "clientId": unique("c")}),
+    )
+    .await;
+    let got = cb.wait_for("message:new", T).await;
+    assert_eq!(got["message"]["id"], sent["message"]["id"]);
+    // Typing crosses nodes too, and presence and the registry answer from
+    // keys on different masters.
+    ok(&mut cb, "message:typing", json!({"chatId": chat})).await;
+    ca.wait_for("message:typing", T).await;
+    let p = ok(&mut ca, "presence:get", json!({"userIds": [bob]})).await;
+    assert_eq!(p["presences"][0]["status"], "online", "{p}");
+    let (_, s) = b
+        .admin("GET", &format!("/admin/sessions?userId={alice}"), None)
+        .await;
+    assert_eq!(s["sessions"].as_array().unwrap().len(), 1, "{s}");
+    let h = ok(&mut cb, "chat:history", json!({"chatId": chat})).await;
+    assert_eq!(h["messages"].as_array().unwrap().len(), 1);
+    cb.expect_none("message:new", QUIET).await;
+}
