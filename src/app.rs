@@ -27,6 +27,9 @@ pub struct App {
     fanout: OnceLock<Arc<dyn Fanout>>,
     draining: AtomicBool,
     webhooks_in_flight: std::sync::atomic::AtomicUsize,
+    /// Since when (ms) this node's heartbeats have succeeded without a gap;
+    /// 0 while the store is unreachable.
+    store_ok_since_ms: std::sync::atomic::AtomicI64,
     background: parking_lot::Mutex<Vec<tokio::task::AbortHandle>>,
     /// Wakes the webhook worker when a delivery is queued on this node.
     webhook_notify: tokio::sync::Notify,
@@ -83,6 +86,7 @@ impl App {
             fanout: OnceLock::new(),
             draining: AtomicBool::new(false),
             webhooks_in_flight: Default::default(),
+            store_ok_since_ms: Default::default(),
             background: Default::default(),
             webhook_notify: tokio::sync::Notify::new(),
             hooks: Hooks::new(),
@@ -114,6 +118,29 @@ impl App {
     /// Resolves when [`Self::webhook_wakeup`] was called.
     pub async fn webhook_notified(&self) {
         self.webhook_notify.notified().await;
+    }
+
+    /// A heartbeat succeeded (`true`) or failed.
+    pub fn store_reachable(&self, ok: bool) {
+        if ok {
+            let _ = self.store_ok_since_ms.compare_exchange(
+                0,
+                crate::time::now_ms(),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+        } else {
+            self.store_ok_since_ms.store(0, Ordering::SeqCst);
+        }
+    }
+
+    /// How long this node has reached the store without a gap (`None`: it
+    /// cannot now).
+    pub fn store_reachable_for(&self) -> Option<std::time::Duration> {
+        let since = self.store_ok_since_ms.load(Ordering::SeqCst);
+        (since > 0).then(|| {
+            std::time::Duration::from_millis((crate::time::now_ms() - since).max(0) as u64)
+        })
     }
 
     /// Webhook attempts in flight on this node.

@@ -41,6 +41,7 @@ async fn heartbeat(app: AppState) {
         tick.tick().await;
         ticks += 1;
         let beat = app.stores.cluster.heartbeat(&app.node_id, ttl).await;
+        app.store_reachable(beat.is_ok());
         match &beat {
             Ok(true) if !first => reregister(&app).await,
             Ok(_) => {}

@@ -89,14 +89,22 @@ pub async fn sweeper(app: crate::app::AppState) {
 /// users whose grace period is over.
 pub async fn sweep_once(app: &App, every: Duration) {
     let cluster = &app.stores.cluster;
-    match cluster.reap_dead_nodes(&app.node_id, every).await {
-        Ok(nodes) => {
-            for n in nodes {
-                crate::telemetry::metrics::node_reaped();
-                tracing::warn!(node = %n, "reaped the connections of a dead node");
+    // A node reaps others only after reaching Redis itself for a full node
+    // TTL: after an outage every node's heartbeat looks expired, and the
+    // live ones need one TTL to renew before anyone is declared dead.
+    let settled = app
+        .store_reachable_for()
+        .is_some_and(|d| d >= app.config.redis.node_ttl);
+    if settled {
+        match cluster.reap_dead_nodes(&app.node_id, every).await {
+            Ok(nodes) => {
+                for n in nodes {
+                    crate::telemetry::metrics::node_reaped();
+                    tracing::warn!(node = %n, "reaped the connections of a dead node");
+                }
             }
+            Err(e) => tracing::warn!(error = %e, "could not reap dead nodes"),
         }
-        Err(e) => tracing::warn!(error = %e, "could not reap dead nodes"),
     }
     // Drain the backlog in batches; a claim hides a user from other nodes
     // for a few sweeps while it is being announced.

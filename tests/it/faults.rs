@@ -322,3 +322,48 @@ async fn the_registry_and_presence_are_repaired_after_an_outage() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A Redis outage longer than the node TTL must not get live nodes
+/// declared dead: once Redis is back every node's heartbeat looks expired,
+/// and the first sweeper used to reap them all (their users flapped
+/// offline, then online). A node now reaps only after reaching Redis
+/// itself for a full TTL, by which time every live node has renewed.
+#[tokio::test]
+async fn an_outage_longer_than_the_node_ttl_declares_no_live_node_dead() {
+    let redis = RedisServer::start_persistent();
+    let prefix = format!("{}:", unique("live"));
+    // Beats every 2 s against sweeps every 0.2 s: after the outage a
+    // sweeper runs long before the other node's next beat.
+    let slow_beat = |c: &mut switchboard::config::Config| {
+        c.redis.heartbeat_interval = Duration::from_secs(2);
+        c.redis.node_ttl = Duration::from_secs(4);
+    };
+    let a = TestApp::redis(&redis.url(), &prefix)
+        .with(slow_beat)
+        .start()
+        .await;
+    let b = TestApp::redis(&redis.url(), &prefix)
+        .with(slow_beat)
+        .start()
+        .await;
+    let (alice, watcher) = (unique("alice"), unique("w"));
+    let mut w = a.connect(&watcher).await;
+    let mut al = b.connect(&alice).await;
+    group(&mut w, &[&alice], &mut [&mut al]).await;
+    ok(&mut w, "presence:subscribe", json!({"userIds": [alice]})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.drain_events();
+
+    // Redis is away longer than the node TTL (4 s).
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    redis.start_again();
+    w.expect_none("presence:update", Duration::from_secs(9))
+        .await;
+    let (_, s) = a
+        .admin("GET", &format!("/admin/sessions?userId={alice}"), None)
+        .await;
+    assert_eq!(s["sessions"].as_array().unwrap().len(), 1, "{s}");
+    let p = ok(&mut w, "presence:get", json!({"userIds": [alice]})).await;
+    assert_eq!(p["presences"][0]["status"], "online", "{p}");
+}
