@@ -237,3 +237,161 @@ impl RedisServer {
         server
     }
 }
+
+/// A local Sentinel setup: one master, one replica and three sentinels on
+/// free loopback ports (service name `sbmaster`), stopped on drop.
+pub struct RedisSentinel {
+    pub master: RedisServer,
+    pub replica: RedisServer,
+    sentinels: Vec<RedisServer>,
+}
+
+impl RedisSentinel {
+    pub fn start() -> Self {
+        // No diskless-sync delay: the replica is in sync within moments.
+        let master = RedisServer::launch_with(&["--repl-diskless-sync-delay", "0"]);
+        let replica = RedisServer::launch_with(&[
+            "--replicaof",
+            "127.0.0.1",
+            &master.port.to_string(),
+            "--repl-diskless-sync-delay",
+            "0",
+        ]);
+        let sentinels: Vec<RedisServer> = (0..3)
+            .map(|_| RedisServer::launch_sentinel(master.port))
+            .collect();
+        let s = Self {
+            master,
+            replica,
+            sentinels,
+        };
+        // Ready when the replica is in sync and every sentinel knows it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let synced = Command::new("redis-cli")
+                .args(["-p", &s.replica.port.to_string(), "INFO", "replication"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("master_link_status:up"))
+                .unwrap_or(false);
+            let ready = synced
+                && s.sentinels.iter().all(|x| {
+                    Command::new("redis-cli")
+                        .args([
+                            "-p",
+                            &x.port.to_string(),
+                            "SENTINEL",
+                            "replicas",
+                            "sbmaster",
+                        ])
+                        .output()
+                        .map(|o| String::from_utf8_lossy(&o.stdout).contains("slave"))
+                        .unwrap_or(false)
+                });
+            if ready {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the sentinels did not see the replica");
+    }
+
+    /// `redis-sentinel://127.0.0.1:S1?sentinelServiceName=sbmaster&node=...`.
+    pub fn url(&self) -> String {
+        let mut url = format!(
+            "redis-sentinel://127.0.0.1:{}?sentinelServiceName=sbmaster",
+            self.sentinels[0].port
+        );
+        for s in &self.sentinels[1..] {
+            url.push_str(&format!("&node=127.0.0.1:{}", s.port));
+        }
+        url
+    }
+
+    /// The port of the current master, as the sentinels say.
+    pub fn master_port(&self) -> Option<u16> {
+        let o = Command::new("redis-cli")
+            .args([
+                "-p",
+                &self.sentinels[0].port.to_string(),
+                "SENTINEL",
+                "get-master-addr-by-name",
+                "sbmaster",
+            ])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl RedisServer {
+    fn launch_with(extra: &[&str]) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("sb-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir for redis");
+        let server = Self {
+            port,
+            dir,
+            persistent: false,
+            child: Mutex::new(None),
+        };
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&server.dir)
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        *server.child.lock().unwrap() = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !ping(port) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn launch_sentinel(master_port: u16) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("sb-sentinel-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir for sentinel");
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
+                 sentinel monitor sbmaster 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds sbmaster 1000\n\
+                 sentinel failover-timeout sbmaster 5000\n\
+                 sentinel parallel-syncs sbmaster 1\n",
+                dir.display()
+            ),
+        )
+        .expect("sentinel.conf");
+        let server = Self {
+            port,
+            dir,
+            persistent: false,
+            child: Mutex::new(None),
+        };
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server --sentinel");
+        *server.child.lock().unwrap() = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !ping(port) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+}

@@ -259,23 +259,24 @@ mod tests {
     }
 
     #[test]
-    fn redis_urls_single_tls_and_cluster_are_accepted_sentinel_is_refused_clearly() {
+    fn redis_urls_single_tls_cluster_and_sentinel_are_accepted() {
         for ok in [
             "redis://127.0.0.1:6379/0",
             "rediss://:pw@redis.example.com:6380",
             "redis-cluster://10.0.0.1:7000?node=10.0.0.2:7000&node=10.0.0.3:7000",
             "rediss-cluster://:pw@10.0.0.1:7000",
+            "redis-sentinel://10.0.0.1:26379?sentinelServiceName=m&node=10.0.0.2:26379",
         ] {
             let c = Config::from_values(&vals(&[("SB_REDIS_URL", ok)])).expect(ok);
             assert_eq!(c.redis.url.as_deref(), Some(ok));
         }
         let e = Config::from_values(&vals(&[(
             "SB_REDIS_URL",
-            "redis-sentinel://10.0.0.1:26379?sentinelServiceName=m",
+            "redis-sentinel://10.0.0.1:26379",
         )]))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("Sentinel is not supported yet"), "{e}");
+        assert!(e.contains("sentinelServiceName"), "{e}");
         assert!(Config::from_values(&vals(&[("SB_REDIS_URL", "http://x")])).is_err());
     }
 

@@ -180,14 +180,17 @@ pub(super) fn read_redis(r: &mut Reader) -> RedisConfig {
             "rediss://",
             "redis-cluster://",
             "rediss-cluster://",
+            "redis-sentinel://",
+            "rediss-sentinel://",
         ];
-        if url.starts_with("redis-sentinel://") || url.starts_with("rediss-sentinel://") {
-            r.error("SB_REDIS_URL: Sentinel is not supported yet; use redis://, rediss:// or redis-cluster://");
-        } else if !schemes.iter().any(|s| url.starts_with(s)) {
+        if !schemes.iter().any(|s| url.starts_with(s)) {
             r.error(
-                "SB_REDIS_URL must start with redis://, rediss:// (TLS) or redis-cluster:// \
-                 (redis-cluster://host:port?node=host2:port2&node=...)",
+                "SB_REDIS_URL must start with redis://, rediss:// (TLS), redis-cluster:// \
+                 (host:port?node=host2:port2&node=...) or redis-sentinel:// \
+                 (host:port?sentinelServiceName=NAME&node=host2:port2)",
             );
+        } else if url.contains("-sentinel://") && !url.contains("sentinelServiceName=") {
+            r.error("SB_REDIS_URL: a redis-sentinel:// URL needs ?sentinelServiceName=NAME");
         }
     }
     let redis = RedisConfig {

@@ -55,7 +55,7 @@ vars! {
     "SB_DRAIN_DELAY_SECS" = "5" [0, 3600] : "On SIGTERM: /ready turns 503 at once; the node keeps serving this long (the time an endpoint takes to leave the load balancer) before closing connections.";
     "SB_DRAIN_SPREAD_SECS" = "10" [0, 3600] : "Then it closes its connections in batches spread over this long, so the other nodes see a bounded reconnect rate.";
     "SB_SHUTDOWN_TIMEOUT_SECS" = "30" [0, 3600] : "After the spread: how long in-flight acks, webhook attempts and connections may take before the node exits.";
-    "SB_REDIS_URL" = "" : "Redis URL: redis://host:6379/0, rediss:// (TLS), or redis-cluster://host:port?node=host2:port2&node=... (Redis Cluster). Unset: in-process store, single node.";
+    "SB_REDIS_URL" = "" : "Redis URL: redis://host:6379/0, rediss:// (TLS), redis-cluster://host:port?node=host2:port2 (Redis Cluster) or redis-sentinel://host:26379?sentinelServiceName=NAME&node=host2:26379 (Sentinel). Unset: in-process store, single node.";
     "SB_REDIS_PREFIX" = "sb:" : "Prefix of every Redis key and pub/sub channel.";
     "SB_REDIS_TIMEOUT_MS" = "2000" [10, 60_000] : "Timeout of one Redis command.";
     "SB_ADAPTER_REQUEST_TIMEOUT_MS" = "5000" [10, 60_000] : "Timeout of a cross-node adapter request (remote join/leave/disconnect).";

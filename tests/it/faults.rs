@@ -367,3 +367,76 @@ async fn an_outage_longer_than_the_node_ttl_declares_no_live_node_dead() {
     let p = ok(&mut w, "presence:get", json!({"userIds": [alice]})).await;
     assert_eq!(p["presences"][0]["status"], "online", "{p}");
 }
+
+/// Sentinel: the node follows a failover. The master is killed under
+/// traffic; the sentinels promote the replica, the node reconnects to it
+/// by itself, sending resumes, and what is acked afterwards is stored.
+/// (Messages acked just before the failover may be lost with asynchronous
+/// replication: that is what `SB_REDIS_WAIT_REPLICAS` will address.)
+#[tokio::test]
+async fn a_sentinel_failover_is_followed_without_a_restart() {
+    let sentinel = switchboard::testing::RedisSentinel::start();
+    let old_master = sentinel.master_port().expect("a master");
+    let node = TestApp::redis(&sentinel.url(), &format!("{}:", unique("sen")))
+        .with(crate::common::app::unlimited)
+        .start()
+        .await;
+    let (a, b) = (unique("a"), unique("b"));
+    let mut alice = node.connect(&a).await;
+    let mut bob = node.connect(&b).await;
+    let chat = group(&mut alice, &[&b], &mut [&mut bob]).await;
+    ok(
+        &mut alice,
+        "message:new",
+        json!({"chatId": chat, "content": "before", "clientId": "before"}),
+    )
+    .await;
+
+    sentinel.master.stop();
+    let started = std::time::Instant::now();
+    let mut after = Vec::new();
+    let mut i = 0;
+    while after.len() < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "sending did not resume after the failover"
+        );
+        i += 1;
+        let r = alice
+            .emit_with_ack(
+                "message:new",
+                json!({"chatId": chat, "content": format!("after {i}"), "clientId": format!("after-{i}")}),
+            )
+            .await;
+        match r {
+            Ok(v) if v["ok"] == true => {
+                after.push(v["message"]["id"].as_str().unwrap().to_string());
+            }
+            other => eprintln!("{:?}: {other:?}", started.elapsed()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "sending resumed {:?} after the master was killed",
+        started.elapsed()
+    );
+    assert_ne!(sentinel.master_port(), Some(old_master), "a new master");
+    let h = ok(
+        &mut alice,
+        "chat:history",
+        json!({"chatId": chat, "limit": 100}),
+    )
+    .await;
+    let stored: Vec<&str> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    for id in &after {
+        assert!(
+            stored.contains(&id.as_str()),
+            "{id} acked after the failover but missing"
+        );
+    }
+}

@@ -122,5 +122,15 @@ async fn redis_cluster_backend_passes_every_suite() {
     run_all(Stores::redis(client, prefix)).await;
 }
 
+#[tokio::test]
+async fn redis_sentinel_backend_passes_every_suite() {
+    let sentinel = crate::testing::RedisSentinel::start();
+    let client = crate::store::redis::connect(&sentinel.url(), std::time::Duration::from_secs(2))
+        .await
+        .unwrap();
+    let prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
+    run_all(Stores::redis(client, prefix)).await;
+}
+
 #[allow(dead_code)]
 fn _object_safe(_: Arc<dyn ChatStore>, _: Arc<dyn MessageStore>, _: Arc<dyn ClusterStore>) {}
