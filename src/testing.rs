@@ -307,6 +307,32 @@ impl RedisSentinel {
         url
     }
 
+    /// Waits until the replica has everything the master has (replication
+    /// is asynchronous; a test of failover-following, not of durability,
+    /// starts from a replica in sync).
+    pub fn wait_in_sync(&self) {
+        let offset = |port: u16, field: &str| -> Option<i64> {
+            let o = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "INFO", "replication"])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().parse().ok())
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let master = offset(self.master.port, "master_repl_offset:");
+            let replica = offset(self.replica.port, "slave_repl_offset:");
+            if master.is_some() && master == replica {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the replica did not catch up with the master");
+    }
+
     /// The port of the current master, as the sentinels say.
     pub fn master_port(&self) -> Option<u16> {
         let o = Command::new("redis-cli")

@@ -392,6 +392,7 @@ async fn a_sentinel_failover_is_followed_without_a_restart() {
     )
     .await;
 
+    sentinel.wait_in_sync();
     sentinel.master.stop();
     let started = std::time::Instant::now();
     let mut after = Vec::new();
