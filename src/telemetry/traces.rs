@@ -198,13 +198,6 @@ pub fn record_message(chat_id: &str, message_id: &str) {
     span.record("messaging.message.id", message_id);
 }
 
-/// On the current event span: the error code it answered with.
-pub fn record_error(code: &'static str) {
-    if enabled() {
-        Span::current().record("error.type", code);
-    }
-}
-
 /// The span of one Socket.IO handshake; `traceparent` (from
 /// `auth.traceparent` or the request header) is only read when traces are
 /// exported.
