@@ -204,40 +204,6 @@ fn cluster_ok(port: u16) -> bool {
         .unwrap_or(false)
 }
 
-impl RedisServer {
-    fn launch_cluster_node() -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("sb-cluster-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir for redis");
-        let server = Self {
-            port,
-            dir,
-            persistent: false,
-            child: Mutex::new(None),
-        };
-        let mut cmd = Command::new("redis-server");
-        cmd.arg("--port")
-            .arg(port.to_string())
-            .arg("--bind")
-            .arg("127.0.0.1")
-            .arg("--dir")
-            .arg(&server.dir)
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
-            .arg("--cluster-config-file")
-            .arg(server.dir.join("nodes.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = cmd.spawn().expect("redis-server (cluster node)");
-        *server.child.lock().unwrap() = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && !ping(port) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-}
-
 /// A local Sentinel setup: one master, one replica and three sentinels on
 /// free loopback ports (service name `sbmaster`), stopped on drop.
 pub struct RedisSentinel {
@@ -355,69 +321,78 @@ impl RedisSentinel {
 }
 
 impl RedisServer {
-    fn launch_with(extra: &[&str]) -> Self {
+    /// A `redis-server` process on a free port, in a directory of its own
+    /// (`args` gets both), waited for until it answers PING.
+    fn spawn_with(label: &str, args: impl FnOnce(u16, &std::path::Path) -> Vec<String>) -> Self {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("sb-redis-{}-{port}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("sb-{label}-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir for redis");
-        let server = Self {
-            port,
-            dir,
-            persistent: false,
-            child: Mutex::new(None),
-        };
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(&server.dir)
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .args(extra)
+            .args(args(port, &dir))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server");
-        *server.child.lock().unwrap() = Some(child);
+            .unwrap_or_else(|e| panic!("redis-server ({label}): {e}"));
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline && !ping(port) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
+        Self {
+            port,
+            dir,
+            persistent: false,
+            child: Mutex::new(Some(child)),
+        }
     }
 
+    /// A plain server without persistence, plus `extra` arguments.
+    fn launch_with(extra: &[&str]) -> Self {
+        Self::spawn_with("redis", |port, dir| {
+            let mut args: Vec<String> =
+                ["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+            args.push(dir.display().to_string());
+            args.extend(
+                ["--save", "", "--appendonly", "no", "--protected-mode", "no"]
+                    .iter()
+                    .chain(extra)
+                    .map(|s| s.to_string()),
+            );
+            args
+        })
+    }
+
+    /// A Redis Cluster node (its `nodes.conf` in its own directory).
+    fn launch_cluster_node() -> Self {
+        Self::launch_with(&[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-timeout",
+            "2000",
+            "--cluster-config-file",
+            "nodes.conf",
+        ])
+    }
+
+    /// A sentinel watching the master on `master_port` as `sbmaster`.
     fn launch_sentinel(master_port: u16) -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("sb-sentinel-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir for sentinel");
-        let conf = dir.join("sentinel.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
-                 sentinel monitor sbmaster 127.0.0.1 {master_port} 2\n\
-                 sentinel down-after-milliseconds sbmaster 1000\n\
-                 sentinel failover-timeout sbmaster 5000\n\
-                 sentinel parallel-syncs sbmaster 1\n",
-                dir.display()
-            ),
-        )
-        .expect("sentinel.conf");
-        let server = Self {
-            port,
-            dir,
-            persistent: false,
-            child: Mutex::new(None),
-        };
-        let child = Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server --sentinel");
-        *server.child.lock().unwrap() = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && !ping(port) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
+        Self::spawn_with("sentinel", |port, dir| {
+            let conf = dir.join("sentinel.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
+                     sentinel monitor sbmaster 127.0.0.1 {master_port} 2\n\
+                     sentinel down-after-milliseconds sbmaster 1000\n\
+                     sentinel failover-timeout sbmaster 5000\n\
+                     sentinel parallel-syncs sbmaster 1\n",
+                    dir.display()
+                ),
+            )
+            .expect("sentinel.conf");
+            vec![conf.display().to_string(), "--sentinel".into()]
+        })
     }
 }
