@@ -291,8 +291,8 @@ async fn attach(app: &AppState) -> Result<Router, String> {
     let routes = crate::http::routes(app.clone());
     let routes = match &app.config.redis.url {
         None => routes.layer(crate::realtime::attach_local(app)),
-        Some(url) => {
-            let sub = crate::store::redis::subscriber(url, app.config.redis.command_timeout)
+        Some(_) => {
+            let sub = crate::store::redis::subscriber(&app.config.redis)
                 .await
                 .map_err(|e| e.to_string())?;
             let layer = crate::realtime::attach_redis(app, sub).await?;

@@ -33,7 +33,9 @@ pub use chat::{
     CallConfig, ChannelConfig, ChatConfig, MessageConfig, NotificationConfig, PresenceConfig,
 };
 pub use security::{ApiConfig, SecurityConfig};
-pub use server::{AuthConfig, Mode, RedisConfig, ServerConfig, TelemetryConfig, TraceUserIds};
+pub use server::{
+    AuthConfig, Mode, RedisConfig, RedisTls, ServerConfig, TelemetryConfig, TraceUserIds,
+};
 pub use vars::{Var, VARS};
 
 /// The whole configuration, one struct per concern.
@@ -278,6 +280,41 @@ mod tests {
         .to_string();
         assert!(e.contains("sentinelServiceName"), "{e}");
         assert!(Config::from_values(&vals(&[("SB_REDIS_URL", "http://x")])).is_err());
+    }
+
+    #[test]
+    fn redis_tls_files_are_checked() {
+        let err = |pairs: &[(&str, &str)]| {
+            Config::from_values(&vals(pairs))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let cargo = env!("CARGO_MANIFEST_PATH");
+        let e = err(&[
+            ("SB_REDIS_URL", "rediss://r:6380"),
+            ("SB_REDIS_TLS_CERT_FILE", cargo),
+        ]);
+        assert!(e.contains("go together"), "{e}");
+        let e = err(&[
+            ("SB_REDIS_URL", "redis://r:6379"),
+            ("SB_REDIS_TLS_CA_FILE", cargo),
+        ]);
+        assert!(e.contains("not rediss://"), "{e}");
+        let e = err(&[
+            ("SB_REDIS_URL", "rediss://r:6380"),
+            ("SB_REDIS_TLS_CA_FILE", "/nonexistent/ca.pem"),
+        ]);
+        assert!(e.contains("cannot read /nonexistent/ca.pem"), "{e}");
+        let c = Config::from_values(&vals(&[
+            ("SB_REDIS_URL", "rediss-cluster://r:7000"),
+            ("SB_REDIS_TLS_CA_FILE", cargo),
+            ("SB_REDIS_WAIT_REPLICAS", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.redis.tls.ca_file.as_deref(), Some(cargo));
+        assert_eq!(c.redis.wait_replicas, 1);
+        assert!(!err(&[("SB_REDIS_WAIT_REPLICAS", "17")]).is_empty());
     }
 
     #[test]

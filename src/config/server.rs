@@ -63,6 +63,18 @@ pub struct RedisConfig {
     pub adapter_buffer: usize,
     pub heartbeat_interval: Duration,
     pub node_ttl: Duration,
+    pub tls: RedisTls,
+    /// Replicas that must confirm a stored message before its ack (`WAIT`).
+    pub wait_replicas: u32,
+}
+
+/// TLS files for `rediss://` URLs (all optional: the system roots and no
+/// client certificate by default).
+#[derive(Debug, Clone, Default)]
+pub struct RedisTls {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -201,7 +213,35 @@ pub(super) fn read_redis(r: &mut Reader) -> RedisConfig {
         adapter_buffer: r.ranged("SB_ADAPTER_BUFFER") as usize,
         heartbeat_interval: r.secs("SB_NODE_HEARTBEAT_SECS"),
         node_ttl: r.secs("SB_NODE_TTL_SECS"),
+        tls: RedisTls {
+            ca_file: r.opt("SB_REDIS_TLS_CA_FILE"),
+            cert_file: r.opt("SB_REDIS_TLS_CERT_FILE"),
+            key_file: r.opt("SB_REDIS_TLS_KEY_FILE"),
+        },
+        wait_replicas: r.ranged("SB_REDIS_WAIT_REPLICAS") as u32,
     };
+    let tls = &redis.tls;
+    if tls.cert_file.is_some() != tls.key_file.is_some() {
+        r.error("SB_REDIS_TLS_CERT_FILE and SB_REDIS_TLS_KEY_FILE go together");
+    }
+    let uses_tls = redis
+        .url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("rediss"));
+    if (tls.ca_file.is_some() || tls.cert_file.is_some()) && !uses_tls {
+        r.error("SB_REDIS_TLS_* files are set but SB_REDIS_URL is not rediss:// (TLS)");
+    }
+    for (env, file) in [
+        ("SB_REDIS_TLS_CA_FILE", &tls.ca_file),
+        ("SB_REDIS_TLS_CERT_FILE", &tls.cert_file),
+        ("SB_REDIS_TLS_KEY_FILE", &tls.key_file),
+    ] {
+        if let Some(f) = file {
+            if let Err(e) = std::fs::metadata(f) {
+                r.error(format!("{env}: cannot read {f}: {e}"));
+            }
+        }
+    }
     if redis.node_ttl <= redis.heartbeat_interval {
         r.error("SB_NODE_TTL_SECS must be greater than SB_NODE_HEARTBEAT_SECS");
     }

@@ -58,6 +58,10 @@ vars! {
     "SB_REDIS_URL" = "" : "Redis URL: redis://host:6379/0, rediss:// (TLS), redis-cluster://host:port?node=host2:port2 (Redis Cluster) or redis-sentinel://host:26379?sentinelServiceName=NAME&node=host2:26379 (Sentinel). Unset: in-process store, single node.";
     "SB_REDIS_PREFIX" = "sb:" : "Prefix of every Redis key and pub/sub channel.";
     "SB_REDIS_TIMEOUT_MS" = "2000" [10, 60_000] : "Timeout of one Redis command.";
+    "SB_REDIS_TLS_CA_FILE" = "" : "rediss:// only: PEM file of the CA(s) that sign the Redis server certificate (default: the system roots).";
+    "SB_REDIS_TLS_CERT_FILE" = "" : "rediss:// only: PEM client certificate (chain) for Redis servers that require one (tls-auth-clients); needs SB_REDIS_TLS_KEY_FILE.";
+    "SB_REDIS_TLS_KEY_FILE" = "" : "rediss:// only: PEM private key of SB_REDIS_TLS_CERT_FILE.";
+    "SB_REDIS_WAIT_REPLICAS" = "0" [0, 16] : "Acknowledge a stored message only after this many Redis replicas confirm it (WAIT, bounded by half of SB_REDIS_TIMEOUT_MS); otherwise the ack is UNAVAILABLE and a retry with the same clientId is safe. 0: acknowledge once the master has it.";
     "SB_ADAPTER_REQUEST_TIMEOUT_MS" = "5000" [10, 60_000] : "Timeout of a cross-node adapter request (remote join/leave/disconnect).";
     "SB_ADAPTER_BUFFER" = "1024" [16, 1_000_000] : "Per-channel buffer of the cross-node pub/sub stream.";
     "SB_NODE_HEARTBEAT_SECS" = "5" [1, 3600] : "How often a node renews its heartbeat in Redis.";

@@ -61,7 +61,12 @@ impl Stores {
 
     /// The Redis backend (stateless nodes sharing one Redis).
     pub fn redis(client: fred::clients::Client, prefix: String) -> Self {
-        let store = Arc::new(redis::RedisStore::new(client, prefix));
+        Self::from_redis(redis::RedisStore::new(client, prefix))
+    }
+
+    /// The Redis backend on a configured [`redis::RedisStore`].
+    pub fn from_redis(store: redis::RedisStore) -> Self {
+        let store = Arc::new(store);
         Self {
             chats: store.clone(),
             messages: store.clone(),

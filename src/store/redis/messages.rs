@@ -28,6 +28,7 @@ use crate::store::error::{StoreError, StoreResult};
 const SEQ: usize = 1;
 const HIST: usize = 2;
 const IDS: usize = 3;
+const CIDS: usize = 5;
 const DLV: usize = 6;
 const READ: usize = 7;
 
@@ -44,10 +45,14 @@ impl RedisStore {
 /// KEYS: members seq hist ids ms cids dlv read.
 /// ARGV: sender, clientKey ('' = none), jsonHead, jsonTail, id, createdMs,
 /// maxMessages, minCreatedMs, clientIdTtlMs, ttlSecs, nowMs, deadlineMs
-/// (on Redis's clock; 0 = none).
+/// (on Redis's clock; 0 = none), durable ('1': a `WAIT` follows).
 /// Returns {0} not a member, {1, json} stored, {2, json} duplicate, {3}
 /// too late: the sender may already have been told UNAVAILABLE, so
-/// nothing is stored.
+/// nothing is stored; {4, json} duplicate of a message stored earlier whose
+/// replicas never confirmed it (so it was not delivered yet).
+///
+/// A `cids` value is `id|expiryMs`, or `id|expiryMs|p` while the message
+/// awaits its replicas' confirmation (see [`PENDING`]).
 static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r#"
@@ -61,12 +66,19 @@ local now = tonumber(ARGV[11])
 if ARGV[2] ~= '' then
   local v = redis.call('HGET', KEYS[6], ARGV[2])
   if v then
-    local sep = string.find(v, '|', 1, true)
-    if sep and tonumber(string.sub(v, sep + 1)) > now then
-      local s = redis.call('HGET', KEYS[4], string.sub(v, 1, sep - 1))
+    local id, exp, flag = string.match(v, '^([^|]*)|(%d+)(|?p?)$')
+    if id and tonumber(exp) > now then
+      local s = redis.call('HGET', KEYS[4], id)
       if s then
         local m = redis.call('ZRANGE', KEYS[3], s, s, 'BYSCORE')
-        if m[1] then return {2, m[1]} end
+        if m[1] then
+          if ARGV[13] == '1' then
+            -- A write, so that the WAIT that follows covers the original.
+            redis.call('EXPIRE', KEYS[6], tonumber(ARGV[10]))
+          end
+          if flag == '|p' then return {4, m[1]} end
+          return {2, m[1]}
+        end
       end
     end
   end
@@ -112,6 +124,29 @@ end
 local ttl = tonumber(ARGV[10])
 for _, k in ipairs({KEYS[3], KEYS[4], KEYS[5], KEYS[6]}) do redis.call('EXPIRE', k, ttl) end
 return {1, json}
+"#,
+    )
+});
+
+/// KEYS: cids. ARGV: clientKey, id, mode ('mark' | 'clear').
+/// `mark`: the message `id` was stored but `WAIT` did not confirm it, so it
+/// was neither acknowledged nor delivered: flag its clientId entry.
+/// `clear`: a retry confirmed it; returns 1 only to the one caller that
+/// cleared the flag (that caller delivers it).
+static PENDING: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r#"
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v or string.sub(v, 1, #ARGV[2] + 1) ~= ARGV[2] .. '|' then return 0 end
+local pending = string.sub(v, -2) == '|p'
+if ARGV[3] == 'mark' and not pending then
+  redis.call('HSET', KEYS[1], ARGV[1], v .. '|p')
+  return 1
+elseif ARGV[3] == 'clear' and pending then
+  redis.call('HSET', KEYS[1], ARGV[1], string.sub(v, 1, -3))
+  return 1
+end
+return 0
 "#,
     )
 });
@@ -163,6 +198,78 @@ fn client_key(m: &Message) -> String {
         .unwrap_or_default()
 }
 
+impl RedisStore {
+    /// `SB_REDIS_WAIT_REPLICAS`: waits until the replicas have what
+    /// `client` wrote (the append, or for a duplicate the write it made so
+    /// that the original is covered). Confirmed: a new message, or a
+    /// pending one whose flag this call cleared, is `Stored` (to be
+    /// delivered now); other duplicates stay `Duplicate`. Not confirmed:
+    /// the entry is flagged pending and the answer is `Unavailable`.
+    async fn confirm(
+        &self,
+        d: &super::Durable,
+        client: &Client,
+        keys: &[String],
+        stored: Message,
+        status: i64,
+    ) -> StoreResult<Appended> {
+        let ckey = client_key(&stored);
+        let timeout = (client.perf_config().default_command_timeout.as_millis() / 2).max(1);
+        // In a cluster, WAIT must reach the master that ran the script.
+        let on_slot = Options {
+            cluster_hash: Some(fred::types::ClusterHash::Custom(fred::util::redis_keyslot(
+                keys[SEQ].as_bytes(),
+            ))),
+            ..Default::default()
+        };
+        let acked: Result<i64, _> = client
+            .with_options(&on_slot)
+            .wait(d.replicas as i64, timeout as i64)
+            .await
+            .map_err(map_err);
+        let confirmed = matches!(acked, Ok(n) if n >= d.replicas as i64);
+        crate::telemetry::metrics::redis_wait(confirmed);
+        if !confirmed {
+            if !ckey.is_empty() && status == 1 {
+                // Best effort: if this fails too, a retry finds a plain
+                // duplicate (stored, then confirmed, never delivered live).
+                let _: Result<i64, _> = self
+                    .eval(
+                        &PENDING,
+                        vec![keys[CIDS].clone()],
+                        vec![ckey.into(), stored.id.into(), "mark".into()],
+                    )
+                    .await;
+            }
+            let got = acked
+                .map(|n| n.to_string())
+                .unwrap_or_else(|e| e.to_string());
+            return Err(StoreError::Unavailable(format!(
+                "the message is on the master but {} replica(s) did not confirm it in {timeout} ms                  ({got}); it was not delivered; retry with the same clientId",
+                d.replicas
+            )));
+        }
+        Ok(match status {
+            1 => Appended::Stored(stored),
+            4 => {
+                let cleared: i64 = self
+                    .eval(
+                        &PENDING,
+                        vec![keys[CIDS].clone()],
+                        vec![ckey.into(), stored.id.clone().into(), "clear".into()],
+                    )
+                    .await?;
+                if cleared == 1 {
+                    Appended::Stored(stored)
+                } else {
+                    Appended::Duplicate(stored)
+                }
+            }
+            _ => Appended::Duplicate(stored),
+        })
+    }
+}
+
 #[async_trait]
 impl MessageStore for RedisStore {
     async fn append(&self, new: NewMessage) -> StoreResult<Appended> {
@@ -187,10 +294,27 @@ impl MessageStore for RedisStore {
             ttl.into(),
             crate::time::now_ms().into(),
             self.write_deadline_ms().into(),
+            if self.durable.is_some() { "1" } else { "0" }.into(),
         ];
-        let mut out: Vec<Value> = self.eval(&APPEND, self.msg_keys(&m.chat_id), args).await?;
+        let keys = self.msg_keys(&m.chat_id);
+        // With WAIT, the append and its WAIT share one pooled connection
+        // (WAIT counts that connection's writes).
+        let client = match &self.durable {
+            Some(d) => d.pool.next().clone(),
+            None => self.client.clone(),
+        };
+        let mut out: Vec<Value> = self.eval_on(&client, &APPEND, keys.clone(), args).await?;
         let status = out.first().and_then(|v| v.as_i64()).unwrap_or(-1);
         let json = out.pop().and_then(|v| v.as_string()).unwrap_or_default();
+        if matches!(status, 1 | 2 | 4) {
+            if let Some(d) = &self.durable {
+                let mut stored = decode(&json)?;
+                if status == 1 {
+                    stored.created_ms = m.created_ms;
+                }
+                return self.confirm(d, &client, &keys, stored, status).await;
+            }
+        }
         Ok(match status {
             0 => Appended::NotMember,
             1 => {
@@ -198,7 +322,7 @@ impl MessageStore for RedisStore {
                 stored.created_ms = m.created_ms;
                 Appended::Stored(stored)
             }
-            2 => Appended::Duplicate(decode(&json)?),
+            2 | 4 => Appended::Duplicate(decode(&json)?),
             // Ran after its deadline: nothing stored, so UNAVAILABLE is true.
             3 => {
                 crate::telemetry::metrics::redis_error("unavailable");

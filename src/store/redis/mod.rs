@@ -18,6 +18,7 @@
 mod calls;
 mod chat;
 mod cluster;
+mod connect;
 mod inbox;
 mod messages;
 mod notifications;
@@ -28,11 +29,12 @@ mod webhooks;
 
 use std::time::Duration;
 
-use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use crate::store::error::StoreError;
+
+pub use connect::{connect, durable_pool, subscriber};
 
 /// The Redis implementation of every storage trait.
 #[derive(Clone)]
@@ -43,6 +45,15 @@ pub struct RedisStore {
     /// (the late-write guard of `append` compares deadlines on Redis's
     /// clock).
     clock_offset_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// `SB_REDIS_WAIT_REPLICAS`: appends run on this pool and `WAIT` for
+    /// the replicas before they count as stored.
+    durable: Option<Durable>,
+}
+
+#[derive(Clone)]
+pub(super) struct Durable {
+    pub(super) pool: fred::clients::Pool,
+    pub(super) replicas: u32,
 }
 
 impl RedisStore {
@@ -51,7 +62,15 @@ impl RedisStore {
             client,
             prefix: prefix.into(),
             clock_offset_ms: Default::default(),
+            durable: None,
         }
+    }
+
+    /// Acknowledge stored messages only once `replicas` replicas confirm
+    /// them (`WAIT`), running appends on `pool`.
+    pub fn wait_for_replicas(mut self, pool: fred::clients::Pool, replicas: u32) -> Self {
+        self.durable = (replicas > 0).then_some(Durable { pool, replicas });
+        self
     }
 
     /// The Redis-clock time after which a write sent now must not happen:
@@ -85,10 +104,21 @@ impl RedisStore {
         keys: Vec<String>,
         args: Vec<Value>,
     ) -> Result<R, StoreError> {
+        self.eval_on(&self.client, script, keys, args).await
+    }
+
+    /// [`Self::eval`] on a given client.
+    async fn eval_on<R: FromValue>(
+        &self,
+        client: &Client,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> Result<R, StoreError> {
         use tracing::Instrument;
         let started = std::time::Instant::now();
         let result = script
-            .evalsha_with_reload(&self.client, keys, args)
+            .evalsha_with_reload(client, keys, args)
             .instrument(crate::telemetry::traces::redis_span("EVALSHA"))
             .await
             .map_err(map_err);
@@ -158,106 +188,6 @@ fn classify(e: Error) -> StoreError {
         }
         _ => StoreError::Internal(e.to_string()),
     }
-}
-
-fn builder(url: &str, command_timeout: Duration) -> Result<Builder, StoreError> {
-    let mut config =
-        Config::from_url(url).map_err(|e| StoreError::Internal(format!("SB_REDIS_URL: {e}")))?;
-    // fred does not read the protocol from the URL; the adapter needs RESP3.
-    config.version = fred::types::RespVersion::RESP3;
-    config.fail_fast = false;
-    let mut b = Builder::from_config(config);
-    b.set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
-        .with_connection_config(|c| {
-            c.connection_timeout = Duration::from_secs(2);
-            c.internal_command_timeout = command_timeout;
-            c.max_command_attempts = 1;
-        })
-        .with_performance_config(|p| {
-            p.default_command_timeout = command_timeout;
-        });
-    Ok(b)
-}
-
-/// A client for the stores. Waits (retrying) until Redis answers.
-pub async fn connect(url: &str, command_timeout: Duration) -> Result<Client, StoreError> {
-    let client = builder(url, command_timeout)?
-        .build()
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
-    log_connectivity(&client, "store");
-    client.init().await.map_err(map_err)?;
-    Ok(client)
-}
-
-/// Logs the first error of an outage at once, with its cause (a node that
-/// cannot reach Redis at start-up says so within a second), and an info
-/// line when Redis is reachable again. The task ends with the client.
-fn log_connectivity<C: ClientLike + EventInterface>(client: &C, role: &'static str) {
-    use tokio::sync::broadcast::error::RecvError;
-    let mut errors = client.error_rx();
-    let mut reconnects = client.reconnect_rx();
-    tokio::spawn(async move {
-        let mut down = false;
-        loop {
-            tokio::select! {
-                e = errors.recv() => match e {
-                    Ok((e, server)) if !down => {
-                        down = true;
-                        let server = server.map(|s| s.to_string()).unwrap_or_default();
-                        tracing::warn!(client = role, server, error = %e, "Redis is unreachable; retrying");
-                    }
-                    Ok((e, _)) => tracing::debug!(client = role, error = %e, "Redis still unreachable"),
-                    Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
-                },
-                r = reconnects.recv() => match r {
-                    Ok(server) if down => {
-                        down = false;
-                        tracing::info!(client = role, server = %server, "Redis is reachable again");
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
-                },
-            }
-        }
-    });
-}
-
-/// A subscriber client for the Socket.IO adapter: it re-subscribes by itself
-/// after a dropped connection.
-pub async fn subscriber(
-    url: &str,
-    command_timeout: Duration,
-) -> Result<SubscriberClient, StoreError> {
-    let client = builder(url, command_timeout)?
-        .build_subscriber_client()
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
-    resubscribe_on_reconnect(&client);
-    log_connectivity(&client, "pubsub");
-    Ok(client)
-}
-
-/// Restores the sharded subscriptions after every reconnection.
-///
-/// fred's own `manage_subscriptions` (10.1) first sends `SUBSCRIBE` with the
-/// tracked plain channels; with none (the adapter only uses sharded
-/// channels) Redis answers an error and fred stops there, so the sharded
-/// channels are never restored. This loop re-subscribes those directly.
-fn resubscribe_on_reconnect(client: &SubscriberClient) {
-    let client = client.clone();
-    let mut reconnects = client.reconnect_rx();
-    tokio::spawn(async move {
-        while reconnects.recv().await.is_ok() {
-            let channels = client.tracked_shard_channels();
-            for channel in channels {
-                if let Err(e) = client.ssubscribe(channel.to_string()).await {
-                    tracing::warn!(error = %e, "re-subscribing after a reconnect failed");
-                }
-            }
-            tracing::info!("Redis pub/sub re-subscribed after a reconnect");
-        }
-    });
 }
 
 #[cfg(test)]

@@ -102,34 +102,42 @@ async fn memory_backend_passes_every_suite() {
     run_all(Stores::memory()).await;
 }
 
+/// Stores on the Redis at `url`, under a fresh prefix; with `wait`
+/// replicas confirming every stored message.
+async fn redis_stores(url: &str, wait: u32) -> Stores {
+    let mut cfg = crate::config::Config::defaults().redis;
+    cfg.url = Some(url.to_string());
+    cfg.command_timeout = std::time::Duration::from_secs(2);
+    cfg.wait_replicas = wait;
+    let client = crate::store::redis::connect(&cfg).await.unwrap();
+    let prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
+    let mut store = crate::store::redis::RedisStore::new(client, prefix);
+    if wait > 0 {
+        let pool = crate::store::redis::durable_pool(&cfg, 2).await.unwrap();
+        store = store.wait_for_replicas(pool, wait);
+    }
+    Stores::from_redis(store)
+}
+
 #[tokio::test]
 async fn redis_backend_passes_every_suite() {
     let server = RedisServer::shared();
-    let client = crate::store::redis::connect(&server.url(), std::time::Duration::from_secs(2))
-        .await
-        .unwrap();
-    let prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
-    run_all(Stores::redis(client, prefix)).await;
+    run_all(redis_stores(&server.url(), 0).await).await;
 }
 
 #[tokio::test]
 async fn redis_cluster_backend_passes_every_suite() {
     let cluster = crate::testing::RedisCluster::start();
-    let client = crate::store::redis::connect(&cluster.url(), std::time::Duration::from_secs(2))
-        .await
-        .unwrap();
-    let prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
-    run_all(Stores::redis(client, prefix)).await;
+    run_all(redis_stores(&cluster.url(), 0).await).await;
+    // Every master has a replica: acks that wait for one work across slots.
+    run_all(redis_stores(&cluster.url(), 1).await).await;
 }
 
 #[tokio::test]
 async fn redis_sentinel_backend_passes_every_suite() {
     let sentinel = crate::testing::RedisSentinel::start();
-    let client = crate::store::redis::connect(&sentinel.url(), std::time::Duration::from_secs(2))
-        .await
-        .unwrap();
-    let prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
-    run_all(Stores::redis(client, prefix)).await;
+    run_all(redis_stores(&sentinel.url(), 0).await).await;
+    run_all(redis_stores(&sentinel.url(), 1).await).await;
 }
 
 #[allow(dead_code)]

@@ -1,8 +1,14 @@
-//! Test support: a real `redis-server` process on a free loopback port.
+//! Test support: real `redis-server` processes on free loopback ports (a
+//! single server, a Redis Cluster, a Sentinel setup) and a fault-injecting
+//! TCP proxy ([`TcpProxy`]).
 //!
 //! Used by the storage behaviour suites and the integration tests. It never
 //! silently skips: without `redis-server` installed it panics and says how
 //! to install it (the README's test command does).
+
+mod proxy;
+
+pub use proxy::{Mode as ProxyMode, TcpProxy};
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -145,7 +151,8 @@ fn ping(port: u16) -> bool {
         return false;
     }
     let mut buf = [0u8; 16];
-    matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+    // NOAUTH: up, with a password.
+    matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
 }
 
 /// A local Redis Cluster: 3 masters and 3 replicas on free loopback ports
@@ -209,6 +216,9 @@ fn cluster_ok(port: u16) -> bool {
 pub struct RedisSentinel {
     pub master: RedisServer,
     pub replica: RedisServer,
+    /// The replica's replication link to the master runs through this
+    /// proxy, so a test can partition the two (black-hole it).
+    pub link: TcpProxy,
     sentinels: Vec<RedisServer>,
 }
 
@@ -216,10 +226,11 @@ impl RedisSentinel {
     pub fn start() -> Self {
         // No diskless-sync delay: the replica is in sync within moments.
         let master = RedisServer::launch_with(&["--repl-diskless-sync-delay", "0"]);
+        let link = TcpProxy::start(master.port);
         let replica = RedisServer::launch_with(&[
             "--replicaof",
             "127.0.0.1",
-            &master.port.to_string(),
+            &link.port().to_string(),
             "--repl-diskless-sync-delay",
             "0",
         ]);
@@ -229,6 +240,7 @@ impl RedisSentinel {
         let s = Self {
             master,
             replica,
+            link,
             sentinels,
         };
         // Ready when the replica is in sync and every sentinel knows it.
@@ -362,6 +374,30 @@ impl RedisServer {
             );
             args
         })
+    }
+
+    /// A server that takes TLS connections on the returned port (with
+    /// `certs/{server.pem,server.key,ca.pem}`, client certificates
+    /// required) and a password; plain TCP on [`Self::port`] only for the
+    /// readiness check.
+    pub fn start_tls(certs: &std::path::Path, password: &str) -> (Self, u16) {
+        let tls_port = free_port();
+        let file = |f: &str| certs.join(f).display().to_string();
+        let server = Self::launch_with(&[
+            "--tls-port",
+            &tls_port.to_string(),
+            "--tls-cert-file",
+            &file("server.pem"),
+            "--tls-key-file",
+            &file("server.key"),
+            "--tls-ca-cert-file",
+            &file("ca.pem"),
+            "--tls-auth-clients",
+            "yes",
+            "--requirepass",
+            password,
+        ]);
+        (server, tls_port)
     }
 
     /// A Redis Cluster node (its `nodes.conf` in its own directory).
