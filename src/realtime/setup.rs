@@ -56,13 +56,17 @@ pub fn attach_local(app: &AppState) -> SocketIoLayer {
 /// The Socket.IO layer on the Redis adapter (cluster).
 pub async fn attach_redis(
     app: &AppState,
-    subscriber: fred::clients::SubscriberClient,
+    subscriber: crate::store::redis::Subscriber,
 ) -> Result<SocketIoLayer<super::pubsub::Adapter<socketioxide::adapter::Emitter>>, String> {
     let r = &app.config.redis;
     let cfg = socketioxide_redis::RedisAdapterConfig::new()
         .with_prefix(format!("{}sio", r.prefix))
         .with_request_timeout(r.adapter_request_timeout)
         .with_stream_buffer(r.adapter_buffer);
+    let crate::store::redis::Subscriber {
+        client: subscriber,
+        resubscribed,
+    } = subscriber;
     let driver = socketioxide_redis::drivers::fred::FredDriver::new(subscriber)
         .await
         .map_err(|e| format!("redis adapter: {e}"))?;
@@ -76,8 +80,32 @@ pub async fn attach_redis(
     io.ns("/", on_connect.with(authenticate))
         .await
         .map_err(|e| format!("redis adapter: {e}"))?;
+    tokio::spawn(ask_to_sync_after_resubscribing(io.clone(), resubscribed));
     app.set_fanout(Arc::new(IoFanout(io)) as Arc<dyn Fanout>);
     Ok(layer)
+}
+
+/// After the pub/sub connection was lost and restored, this node missed
+/// what other nodes published meanwhile: `sync:needed` tells its clients
+/// to `chat:sync` (docs/protocol.md §4).
+async fn ask_to_sync_after_resubscribing<A: Adapter>(
+    io: socketioxide::SocketIo<A>,
+    mut resubscribed: tokio::sync::watch::Receiver<u64>,
+) {
+    while resubscribed.changed().await.is_ok() {
+        crate::telemetry::metrics::pubsub_resubscribed();
+        let data = serde_json::json!({
+            "reason": "pubsub_reconnected",
+            "at": crate::time::now_rfc3339(),
+        });
+        tracing::warn!(
+            sockets = io.sockets().len(),
+            "pub/sub was re-subscribed after a dropped connection; asking clients to sync"
+        );
+        if let Err(e) = io.local().emit("sync:needed", &data).await {
+            tracing::warn!(error = %e, "sync:needed broadcast failed");
+        }
+    }
 }
 
 /// Connect middleware: authenticate, then set up the connection's queue and

@@ -81,6 +81,8 @@ families! {
         "One store operation run as a Redis Lua script (append a message, register a connection, ...), sent to answered.";
     REDIS_ERRORS = "switchboard_redis_errors_total", Counter, ["kind"],
         "Redis command failures, by kind: unavailable (connection, timeout) or internal.";
+    PUBSUB_RESUBSCRIBED = "switchboard_pubsub_resubscribed_total", Counter, [],
+        "Times this node's Redis pub/sub connection dropped and its subscriptions were restored (its clients were sent sync:needed).";
     REDIS_WAITS = "switchboard_redis_waits_total", Counter, ["result"],
         "SB_REDIS_WAIT_REPLICAS: stored messages whose replicas confirmed them (confirmed) or did not in time (unconfirmed: the ack was UNAVAILABLE).";
     RATE_LIMIT = "switchboard_rate_limit_total", Counter, ["action", "result"],
@@ -190,6 +192,7 @@ fn describe_and_zero() {
     for k in ["unavailable", "internal"] {
         metrics::counter!(REDIS_ERRORS, "kind" => k).absolute(0);
     }
+    metrics::counter!(PUBSUB_RESUBSCRIBED).absolute(0);
     for r in ["confirmed", "unconfirmed"] {
         metrics::counter!(REDIS_WAITS, "result" => r).absolute(0);
     }
@@ -273,6 +276,10 @@ pub fn fanout_received(bytes: usize) {
 /// One Lua script (an atomic store operation) and how long it took.
 pub fn redis_script(took: Duration) {
     metrics::histogram!(REDIS_SCRIPT_DURATION).record(took.as_secs_f64());
+}
+
+pub fn pubsub_resubscribed() {
+    metrics::counter!(PUBSUB_RESUBSCRIBED).increment(1);
 }
 
 pub fn redis_wait(confirmed: bool) {

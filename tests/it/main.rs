@@ -16,6 +16,7 @@ mod faults;
 mod messages;
 mod notifications;
 mod observability;
+mod partitions;
 mod presence;
 mod reactions;
 mod redis_tls;

@@ -164,15 +164,26 @@ fn log_connectivity<C: ClientLike + EventInterface>(client: &C, role: &'static s
     });
 }
 
+/// The Socket.IO adapter's pub/sub connection.
+pub struct Subscriber {
+    pub client: SubscriberClient,
+    /// Counts the times the subscriptions were restored after a dropped
+    /// connection: what other nodes published in between was missed.
+    pub resubscribed: tokio::sync::watch::Receiver<u64>,
+}
+
 /// A subscriber client for the Socket.IO adapter: it re-subscribes by itself
 /// after a dropped connection.
-pub async fn subscriber(cfg: &RedisConfig) -> Result<SubscriberClient, StoreError> {
+pub async fn subscriber(cfg: &RedisConfig) -> Result<Subscriber, StoreError> {
     let client = builder(cfg)?
         .build_subscriber_client()
         .map_err(|e| StoreError::Internal(e.to_string()))?;
-    resubscribe_on_reconnect(&client);
+    let resubscribed = resubscribe_on_reconnect(&client);
     log_connectivity(&client, "pubsub");
-    Ok(client)
+    Ok(Subscriber {
+        client,
+        resubscribed,
+    })
 }
 
 /// Restores the sharded subscriptions after every reconnection.
@@ -181,18 +192,29 @@ pub async fn subscriber(cfg: &RedisConfig) -> Result<SubscriberClient, StoreErro
 /// tracked plain channels; with none (the adapter only uses sharded
 /// channels) Redis answers an error and fred stops there, so the sharded
 /// channels are never restored. This loop re-subscribes those directly.
-fn resubscribe_on_reconnect(client: &SubscriberClient) {
+fn resubscribe_on_reconnect(client: &SubscriberClient) -> tokio::sync::watch::Receiver<u64> {
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
     let client = client.clone();
     let mut reconnects = client.reconnect_rx();
     tokio::spawn(async move {
         while reconnects.recv().await.is_ok() {
+            // The first connection has nothing to restore.
             let channels = client.tracked_shard_channels();
+            if channels.is_empty() {
+                continue;
+            }
+            let mut restored = true;
             for channel in channels {
                 if let Err(e) = client.ssubscribe(channel.to_string()).await {
+                    restored = false;
                     tracing::warn!(error = %e, "re-subscribing after a reconnect failed");
                 }
             }
-            tracing::info!("Redis pub/sub re-subscribed after a reconnect");
+            if restored {
+                tracing::info!("Redis pub/sub re-subscribed after a reconnect");
+                tx.send_modify(|n| *n += 1);
+            }
         }
     });
+    rx
 }

@@ -34,7 +34,7 @@ use fred::types::scripts::Script;
 
 use crate::store::error::StoreError;
 
-pub use connect::{connect, durable_pool, subscriber};
+pub use connect::{connect, durable_pool, subscriber, Subscriber};
 
 /// The Redis implementation of every storage trait.
 #[derive(Clone)]
