@@ -136,7 +136,9 @@ async fn publish(
         tokio::time::sleep_until(due).await;
         c.send_timed(
             "message:new",
-            &json!({ "chatId": chat, "content": stamp(base, due) }),
+            // A clientId on every message, as real clients send (the
+            // server then also records it for idempotent retries).
+            &json!({ "chatId": chat, "content": stamp(base, due), "clientId": format!("lt-{i}") }),
             due,
         );
         sent.fetch_add(1, Ordering::Relaxed);

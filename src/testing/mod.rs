@@ -21,6 +21,9 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     persistent: bool,
+    /// The full argument list of a server launched by `spawn_with`, to
+    /// start it again the same way.
+    args: Option<Vec<String>>,
     child: Mutex<Option<Child>>,
 }
 
@@ -44,6 +47,7 @@ impl RedisServer {
             port,
             dir,
             persistent,
+            args: None,
             child: Mutex::new(None),
         };
         server.start_again();
@@ -85,6 +89,21 @@ impl RedisServer {
     pub fn start_again(&self) {
         let mut guard = self.child.lock().unwrap();
         if guard.is_some() {
+            return;
+        }
+        if let Some(args) = &self.args {
+            let child = Command::new("redis-server")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server starts again");
+            *guard = Some(child);
+            drop(guard);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && !ping(self.port) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             return;
         }
         let mut cmd = Command::new("redis-server");
@@ -182,9 +201,18 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stdout)
         );
         let cluster = Self { nodes };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if cluster.nodes.iter().all(|n| cluster_ok(n.port)) {
+            // Ready when every node sees the cluster ok and every replica
+            // has finished its first sync: before that, writes may live on
+            // a master alone, and acks that wait for a replica time out.
+            if cluster.nodes.iter().all(|n| cluster_ok(n.port))
+                && cluster.masters().len() == 3
+                && cluster
+                    .nodes
+                    .iter()
+                    .all(|n| replica_synced_or_master(n.port))
+            {
                 return cluster;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -201,6 +229,98 @@ impl RedisCluster {
         }
         url
     }
+
+    /// One cluster shared by the tests of this process that hold it at the
+    /// same time (as [`RedisServer::shared`]).
+    pub fn shared() -> Arc<Self> {
+        static SHARED: Mutex<Weak<RedisCluster>> = Mutex::new(Weak::new());
+        let mut guard = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cluster) = guard.upgrade() {
+            return cluster;
+        }
+        let cluster = Arc::new(Self::start());
+        *guard = Arc::downgrade(&cluster);
+        cluster
+    }
+
+    /// Ports of the masters that hold slots, as a live node sees them.
+    pub fn masters(&self) -> Vec<u16> {
+        let Some(text) = self.cluster_nodes() else {
+            return Vec::new();
+        };
+        let mut ports: Vec<u16> = text
+            .lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                f.len() > 8 && f[2].contains("master") && !f[2].contains("fail")
+            })
+            .filter_map(|l| {
+                let addr = l.split(' ').nth(1)?;
+                addr.split(['@', ':']).nth(1)?.parse().ok()
+            })
+            .collect();
+        ports.sort();
+        ports
+    }
+
+    /// `CLUSTER NODES` from the first node that answers.
+    fn cluster_nodes(&self) -> Option<String> {
+        self.nodes.iter().find_map(|n| {
+            let o = Command::new("redis-cli")
+                .args(["-p", &n.port.to_string(), "CLUSTER", "NODES"])
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.contains("myself").then_some(text)
+        })
+    }
+
+    /// The node on `port` (to stop or restart it).
+    pub fn node(&self, port: u16) -> &RedisServer {
+        self.nodes
+            .iter()
+            .find(|n| n.port == port)
+            .expect("a node of this cluster")
+    }
+
+    /// Moves `slots` hash slots, with their keys, from the master on `from`
+    /// to the master on `to` (`redis-cli --cluster reshard`: MIGRATE, so
+    /// clients meet `ASK` and then `MOVED`). Blocks until done.
+    pub fn reshard(&self, from: u16, to: u16, slots: u32) {
+        let id = |port: u16| {
+            let o = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "CLUSTER", "MYID"])
+                .output()
+                .expect("redis-cli");
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "reshard", &format!("127.0.0.1:{from}")])
+            .args(["--cluster-from", &id(from), "--cluster-to", &id(to)])
+            .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
+            .args(["--cluster-pipeline", "10"])
+            .output()
+            .expect("redis-cli --cluster reshard");
+        assert!(
+            out.status.success(),
+            "reshard failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn replica_synced_or_master(port: u16) -> bool {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "INFO", "replication"])
+        .output()
+        .map(|o| {
+            let text = String::from_utf8_lossy(&o.stdout);
+            text.contains("role:master")
+                || (text.contains("master_link_status:up")
+                    && text.contains("master_sync_in_progress:0"))
+        })
+        .unwrap_or(false)
 }
 
 fn cluster_ok(port: u16) -> bool {
@@ -339,8 +459,9 @@ impl RedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("sb-{label}-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir for redis");
+        let args = args(port, &dir);
         let child = Command::new("redis-server")
-            .args(args(port, &dir))
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -353,6 +474,7 @@ impl RedisServer {
             port,
             dir,
             persistent: false,
+            args: Some(args),
             child: Mutex::new(Some(child)),
         }
     }

@@ -56,7 +56,7 @@ pub fn unlimited(c: &mut Config) {
 /// Builds a node configuration for tests.
 pub struct TestApp {
     config: Config,
-    redis: Option<Arc<RedisServer>>,
+    redis: Option<Backend>,
 }
 
 impl TestApp {
@@ -187,11 +187,11 @@ impl TestApp {
     /// each on its own runtime (killable).
     pub async fn cluster_with(n: usize, isolated: bool, f: impl Fn(&mut Config)) -> Vec<TestNode> {
         let prefix = format!("{}:", unique("t"));
-        let server = RedisServer::shared();
+        let (url, backend) = shared_backend();
         let mut nodes = Vec::new();
         for _ in 0..n {
-            let mut app = TestApp::redis(&server.url(), &prefix);
-            app.redis = Some(server.clone());
+            let mut app = TestApp::redis(&url, &prefix);
+            app.redis = Some(backend.clone());
             f(&mut app.config);
             nodes.push(if isolated {
                 app.start_isolated().await
@@ -206,11 +206,11 @@ impl TestApp {
     /// while any of the nodes lives).
     pub async fn cluster(n: usize) -> Vec<TestNode> {
         let prefix = format!("{}:", unique("t"));
-        let server = RedisServer::shared();
+        let (url, backend) = shared_backend();
         let mut nodes = Vec::new();
         for _ in 0..n {
-            let mut app = TestApp::redis(&server.url(), &prefix);
-            app.redis = Some(server.clone());
+            let mut app = TestApp::redis(&url, &prefix);
+            app.redis = Some(backend.clone());
             nodes.push(app.start().await);
         }
         nodes
@@ -222,6 +222,22 @@ enum Command {
     Kill,
 }
 
+/// What keeps a shared Redis (or Redis Cluster) alive while nodes use it.
+type Backend = Arc<dyn std::any::Any + Send + Sync>;
+
+/// The Redis that multi-node tests share: a single server, or with
+/// `SB_TEST_REDIS=cluster` a local Redis Cluster (3 masters + 3 replicas),
+/// so the same multi-node tests also run on a cluster.
+fn shared_backend() -> (String, Backend) {
+    if std::env::var("SB_TEST_REDIS").as_deref() == Ok("cluster") {
+        let cluster = switchboard::testing::RedisCluster::shared();
+        (cluster.url(), cluster)
+    } else {
+        let server = RedisServer::shared();
+        (server.url(), server)
+    }
+}
+
 /// A running node.
 pub struct TestNode {
     pub url: String,
@@ -231,7 +247,7 @@ pub struct TestNode {
         std::sync::mpsc::Sender<Command>,
         std::thread::JoinHandle<()>,
     )>,
-    _redis: Option<Arc<RedisServer>>,
+    _redis: Option<Backend>,
 }
 
 impl TestNode {

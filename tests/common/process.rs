@@ -66,6 +66,16 @@ impl Process {
         }
     }
 
+    /// Sends a signal (`STOP`, `CONT`, `KILL`, ...) to the process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -{sig}");
+    }
+
     /// SIGTERM, then the collected stdout once the process has exited.
     pub fn stop(mut self) -> Vec<String> {
         let _ = Command::new("kill")

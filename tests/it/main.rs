@@ -19,6 +19,7 @@ mod observability;
 mod partitions;
 mod presence;
 mod reactions;
+mod redis_cluster;
 mod redis_tls;
 mod security;
 mod traces;

@@ -36,7 +36,13 @@ fn builder(cfg: &RedisConfig) -> Result<Builder, StoreError> {
         .with_connection_config(|c| {
             c.connection_timeout = Duration::from_secs(2);
             c.internal_command_timeout = command_timeout;
-            c.max_command_attempts = 1;
+            // One write plus two more: a MOVED or ASK redirection during
+            // a resharding is a new write for fred. A command in flight
+            // when a connection drops may also be written again after the
+            // reconnect; every write is safe to repeat (the append dedupes
+            // by clientId and carries a deadline, the rest are idempotent
+            // or counters).
+            c.max_command_attempts = 3;
         })
         .with_performance_config(|p| {
             p.default_command_timeout = command_timeout;

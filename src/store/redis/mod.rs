@@ -186,6 +186,15 @@ fn classify(e: Error) -> StoreError {
         _ if e.details().starts_with("LOADING") || e.details().starts_with("BUSY") => {
             StoreError::Unavailable(e.to_string())
         }
+        // fred's answer when a command ran out of attempts (redirections
+        // during a resharding count as attempts): retryable.
+        _ if e.details().starts_with("Too many failed write attempts")
+            || e.details().starts_with("TRYAGAIN")
+            || e.details().starts_with("CLUSTERDOWN")
+            || e.details().starts_with("MASTERDOWN") =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Internal(e.to_string()),
     }
 }
