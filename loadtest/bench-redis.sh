@@ -61,7 +61,7 @@ for _ in 1 2 3 4 5 6; do
   redis "$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
 done
 redis-cli --cluster create $(for p in "${cports[@]}"; do printf '127.0.0.1:%s ' "$p"; done) \
-  --cluster-replicas 1 --cluster-yes >"$work/cluster.log" 2>&1
+  --cluster-replicas 1 --cluster-yes >"$work/cluster.log" 2>&1 || { cat "$work/cluster.log" >&2; exit 1; }
 for _ in $(seq 1 100); do redis-cli -p "${cports[0]}" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
 cluster_url="redis-cluster://127.0.0.1:${cports[0]}?node=127.0.0.1:${cports[1]}&node=127.0.0.1:${cports[2]}"
 

@@ -129,6 +129,13 @@ async fn redis_outage_under_traffic_loses_no_acked_message() {
         }
     }
     assert!(live, "cross-node delivery resumed (re-subscribed)");
+    // bob's node lost its pub/sub connection: it told bob to sync.
+    let needed = bob.wait_for("sync:needed", T).await;
+    assert_eq!(needed["reason"], "pubsub_reconnected");
+    eprintln!(
+        "redis kill/restart (AOF): {} acked ok, {refused} refused during the outage",
+        acked_ok.len()
+    );
     // Every message acked ok is stored.
     let hist = ok(
         &mut bob,

@@ -14,6 +14,7 @@ mod drain;
 mod durability;
 mod faults;
 mod messages;
+mod node_faults;
 mod notifications;
 mod observability;
 mod partitions;
