@@ -200,3 +200,62 @@ async fn with_wait_no_acknowledged_message_is_lost_across_a_failover() {
         assert_eq!(n, 1, "{text} stored {n} times");
     }
 }
+
+/// Many appends at once through the HTTP API: with group commit one `WAIT`
+/// may confirm several of them, but each is acknowledged only when a `WAIT`
+/// sent after it returned confirms it. With the replica partitioned, every
+/// one of them is refused and nobody receives any.
+#[tokio::test]
+async fn concurrent_appends_are_confirmed_and_refused_as_a_group() {
+    const N: usize = 200;
+    let sentinel = RedisSentinel::start();
+    let node = node(&sentinel, &format!("{}:", unique("grp")), 1).await;
+    let (alice_id, b) = (unique("a"), unique("b"));
+    let mut alice = node.connect(&alice_id).await;
+    let mut bob = node.connect(&b).await;
+    let chat = group(&mut alice, &[&b], &mut [&mut bob]).await;
+    let post = |i: String| {
+        let node = &node;
+        let (chat, sender) = (chat.clone(), alice_id.clone());
+        async move {
+            node.api(
+                "POST",
+                "/api/v1/messages",
+                Some(json!({"chatId": chat, "senderId": sender, "content": i, "clientId": i})),
+            )
+            .await
+        }
+    };
+    let waits = |port: u16| {
+        let o = std::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "INFO", "commandstats"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
+            .and_then(|v| v.split(',').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let master = sentinel.master_port().unwrap();
+    let before = waits(master);
+    let replies = futures::future::join_all((0..N).map(|i| post(format!("ok-{i}")))).await;
+    assert!(replies.iter().all(|(s, _)| *s == 201), "{replies:?}");
+    eprintln!(
+        "group commit: {N} concurrent appends confirmed by {} WAIT commands",
+        waits(master) - before
+    );
+    for _ in 0..N {
+        bob.wait_for("message:new", T).await;
+    }
+
+    sentinel.link.set(ProxyMode::BlackHole);
+    let replies = futures::future::join_all((0..50).map(|i| post(format!("no-{i}")))).await;
+    for (status, body) in &replies {
+        assert_eq!(*status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "UNAVAILABLE", "{body}");
+    }
+    bob.expect_none("message:new", Duration::from_millis(300))
+        .await;
+    sentinel.link.set(ProxyMode::Pass);
+}

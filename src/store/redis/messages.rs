@@ -207,27 +207,22 @@ impl RedisStore {
     /// the entry is flagged pending and the answer is `Unavailable`.
     async fn confirm(
         &self,
-        d: &super::Durable,
-        client: &Client,
+        d: &super::durable::Durable,
+        ticket: super::durable::Ticket,
         keys: &[String],
         stored: Message,
         status: i64,
     ) -> StoreResult<Appended> {
         let ckey = client_key(&stored);
-        let timeout = (client.perf_config().default_command_timeout.as_millis() / 2).max(1);
-        // In a cluster, WAIT must reach the master that ran the script.
-        let on_slot = Options {
-            cluster_hash: Some(fred::types::ClusterHash::Custom(fred::util::redis_keyslot(
-                keys[SEQ].as_bytes(),
-            ))),
-            ..Default::default()
-        };
-        let acked: Result<i64, _> = client
-            .with_options(&on_slot)
-            .wait(d.replicas as i64, timeout as i64)
-            .await
-            .map_err(map_err);
-        let confirmed = matches!(acked, Ok(n) if n >= d.replicas as i64);
+        let timeout = (self
+            .client
+            .perf_config()
+            .default_command_timeout
+            .as_millis()
+            / 2)
+        .max(1);
+        let acked = d.confirm(ticket, &keys[SEQ], timeout as i64).await;
+        let confirmed = matches!(acked, Ok(true));
         crate::telemetry::metrics::redis_wait(confirmed);
         if !confirmed {
             if !ckey.is_empty() && status == 1 {
@@ -241,11 +236,13 @@ impl RedisStore {
                     )
                     .await;
             }
-            let got = acked
-                .map(|n| n.to_string())
-                .unwrap_or_else(|e| e.to_string());
+            let why = match acked {
+                Err(e) => format!(" ({e})"),
+                Ok(_) => String::new(),
+            };
             return Err(StoreError::Unavailable(format!(
-                "the message is on the master but {} replica(s) did not confirm it in {timeout} ms                  ({got}); it was not delivered; retry with the same clientId",
+                "the message is on the master but {} replica(s) did not confirm it within \
+                 {timeout} ms{why}; it was not delivered; retry with the same clientId",
                 d.replicas
             )));
         }
@@ -299,20 +296,23 @@ impl MessageStore for RedisStore {
         let keys = self.msg_keys(&m.chat_id);
         // With WAIT, the append and its WAIT share one pooled connection
         // (WAIT counts that connection's writes).
-        let client = match &self.durable {
-            Some(d) => d.pool.next().clone(),
-            None => self.client.clone(),
+        let (ticket, client) = match &self.durable {
+            Some(d) => {
+                let (t, c) = d.take();
+                (Some(t), c)
+            }
+            None => (None, self.client.clone()),
         };
         let mut out: Vec<Value> = self.eval_on(&client, &APPEND, keys.clone(), args).await?;
         let status = out.first().and_then(|v| v.as_i64()).unwrap_or(-1);
         let json = out.pop().and_then(|v| v.as_string()).unwrap_or_default();
         if matches!(status, 1 | 2 | 4) {
-            if let Some(d) = &self.durable {
+            if let (Some(d), Some(ticket)) = (&self.durable, ticket) {
                 let mut stored = decode(&json)?;
                 if status == 1 {
                     stored.created_ms = m.created_ms;
                 }
-                return self.confirm(d, &client, &keys, stored, status).await;
+                return self.confirm(d, ticket, &keys, stored, status).await;
             }
         }
         Ok(match status {

@@ -19,6 +19,7 @@ mod calls;
 mod chat;
 mod cluster;
 mod connect;
+mod durable;
 mod inbox;
 mod messages;
 mod notifications;
@@ -47,13 +48,7 @@ pub struct RedisStore {
     clock_offset_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// `SB_REDIS_WAIT_REPLICAS`: appends run on this pool and `WAIT` for
     /// the replicas before they count as stored.
-    durable: Option<Durable>,
-}
-
-#[derive(Clone)]
-pub(super) struct Durable {
-    pub(super) pool: fred::clients::Pool,
-    pub(super) replicas: u32,
+    durable: Option<durable::Durable>,
 }
 
 impl RedisStore {
@@ -69,7 +64,7 @@ impl RedisStore {
     /// Acknowledge stored messages only once `replicas` replicas confirm
     /// them (`WAIT`), running appends on `pool`.
     pub fn wait_for_replicas(mut self, pool: fred::clients::Pool, replicas: u32) -> Self {
-        self.durable = (replicas > 0).then_some(Durable { pool, replicas });
+        self.durable = (replicas > 0).then(|| durable::Durable::new(&pool, replicas));
         self
     }
 
