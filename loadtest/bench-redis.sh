@@ -58,7 +58,8 @@ for _ in $(seq 1 100); do redis-cli -p "$replica" info replication | grep -q mas
 cports=()
 for _ in 1 2 3 4 5 6; do
   p=$(free_port); cports+=("$p")
-  redis "$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
+  # An explicit bus port: the default, port + 10000, fails above 55535.
+  redis "$p" --cluster-port "$(free_port)" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
 done
 redis-cli --cluster create $(for p in "${cports[@]}"; do printf '127.0.0.1:%s ' "$p"; done) \
   --cluster-replicas 1 --cluster-yes >"$work/cluster.log" 2>&1 || { cat "$work/cluster.log" >&2; exit 1; }

@@ -54,6 +54,12 @@ fi
 # Includes the property-based suites (tests/props.rs).
 log "cargo test"
 cargo test --workspace --all-targets
+# The multi-node integration tests again, with their nodes on a local Redis
+# Cluster (3 masters + 3 replicas) instead of a single Redis. The storage
+# suites and the fault tests already cover cluster and sentinel themselves.
+log "multi-node tests on a Redis Cluster"
+SB_TEST_REDIS=cluster cargo test --test it -- --skip redis_cluster \
+  cluster:: presence:: calls:: channels:: reactions:: notifications:: api:: security::
 # The fuzz targets must keep compiling (running them: see the README).
 log "cargo check of the fuzz targets"
 CARGO_TARGET_DIR="$root/target" cargo check --quiet --manifest-path fuzz/Cargo.toml --bins

@@ -524,7 +524,12 @@ impl RedisServer {
 
     /// A Redis Cluster node (its `nodes.conf` in its own directory).
     fn launch_cluster_node() -> Self {
+        // The bus port defaults to port + 10000, which is past 65535 for a
+        // port above 55535: give it a free port of its own.
+        let bus = free_port().to_string();
         Self::launch_with(&[
+            "--cluster-port",
+            &bus,
             "--cluster-enabled",
             "yes",
             "--cluster-node-timeout",
