@@ -431,12 +431,28 @@ impl RedisSentinel {
         panic!("the replica did not catch up with the master");
     }
 
+    /// True when every sentinel names one master, and not `old`.
+    pub fn all_agree_on_a_master_other_than(&self, old: u16) -> bool {
+        let named: Vec<Option<u16>> = self
+            .sentinels
+            .iter()
+            .map(|s| Self::master_named_by(s.port))
+            .collect();
+        named
+            .iter()
+            .all(|m| m.is_some() && *m == named[0] && *m != Some(old))
+    }
+
     /// The port of the current master, as the sentinels say.
     pub fn master_port(&self) -> Option<u16> {
+        Self::master_named_by(self.sentinels[0].port)
+    }
+
+    fn master_named_by(sentinel: u16) -> Option<u16> {
         let o = Command::new("redis-cli")
             .args([
                 "-p",
-                &self.sentinels[0].port.to_string(),
+                &sentinel.to_string(),
                 "SENTINEL",
                 "get-master-addr-by-name",
                 "sbmaster",

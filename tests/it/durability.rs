@@ -145,7 +145,9 @@ async fn with_wait_no_acknowledged_message_is_lost_across_a_failover() {
     sentinel.master.stop();
     sentinel.link.reset();
     let started = Instant::now();
-    while sentinel.master_port() == Some(old_master) {
+    // Until every sentinel names the new master: one that still named the
+    // old one could send a node to it once it is back.
+    while !sentinel.all_agree_on_a_master_other_than(old_master) {
         assert!(started.elapsed() < Duration::from_secs(30), "no failover");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -34,7 +34,17 @@ fn builder(cfg: &RedisConfig) -> Result<Builder, StoreError> {
     let mut b = Builder::from_config(config);
     b.set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
         .with_connection_config(|c| {
+            use fred::types::config::ReconnectError;
             c.connection_timeout = Duration::from_secs(2);
+            // A master demoted to a replica under an open connection (a
+            // Sentinel failover, an old master back) answers writes with
+            // READONLY: reconnect, which asks the sentinels again.
+            c.reconnect_errors = vec![
+                ReconnectError::ClusterDown,
+                ReconnectError::Loading,
+                ReconnectError::ReadOnly,
+                ReconnectError::MasterDown,
+            ];
             c.internal_command_timeout = command_timeout;
             // One write plus two more: a MOVED or ASK redirection during
             // a resharding is a new write for fred. A command in flight

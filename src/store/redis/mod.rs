@@ -186,7 +186,8 @@ fn classify(e: Error) -> StoreError {
         _ if e.details().starts_with("Too many failed write attempts")
             || e.details().starts_with("TRYAGAIN")
             || e.details().starts_with("CLUSTERDOWN")
-            || e.details().starts_with("MASTERDOWN") =>
+            || e.details().starts_with("MASTERDOWN")
+            || e.details().starts_with("READONLY") =>
         {
             StoreError::Unavailable(e.to_string())
         }
