@@ -194,6 +194,18 @@ async fn graceful_shutdown_drains() {
 /// sender was told it failed, and that nobody received live).
 #[tokio::test]
 async fn an_unavailable_ack_stores_nothing_even_when_redis_runs_it_late() {
+    late_append(&["DEBUG", "SLEEP", "1.5"]).await;
+}
+
+/// The same with `CLIENT PAUSE` (clients' commands held, the server itself
+/// running) instead of a sleeping server.
+#[tokio::test]
+async fn an_unavailable_ack_stores_nothing_after_a_client_pause() {
+    late_append(&["CLIENT", "PAUSE", "1500", "ALL"]).await;
+}
+
+/// Redis stalls for 1.5 s through `stall` while an append is sent.
+async fn late_append(stall_cmd: &'static [&'static str]) {
     let redis = RedisServer::start();
     let node = TestApp::redis(&redis.url(), &format!("{}:", unique("late")))
         .with(|c| {
@@ -218,9 +230,11 @@ async fn an_unavailable_ack_stores_nothing_even_when_redis_runs_it_late() {
     // in its socket buffers and runs when it wakes, even from a
     // connection the client closed on its timeout.
     let port = redis.port().to_string();
+    let stalled_at = std::time::Instant::now();
     let stall = std::thread::spawn(move || {
         std::process::Command::new("redis-cli")
-            .args(["-p", &port, "DEBUG", "SLEEP", "1.5"])
+            .args(["-p", &port])
+            .args(stall_cmd)
             .output()
             .expect("redis-cli")
     });
@@ -240,9 +254,12 @@ async fn an_unavailable_ack_stores_nothing_even_when_redis_runs_it_late() {
         .unwrap();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("OK"),
-        "DEBUG SLEEP ran: {out:?}"
+        "{stall_cmd:?} ran: {out:?}"
     );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The stall is over (CLIENT PAUSE returns at once) and the queued
+    // append has run.
+    let over = stalled_at + Duration::from_millis(1500 + 1000);
+    tokio::time::sleep_until(over.into()).await;
     let count = |h: &serde_json::Value| {
         h["messages"]
             .as_array()
