@@ -37,11 +37,6 @@ pub struct App {
     pub hooks: Hooks,
 }
 
-/// Connections that message appends use when acks wait for replicas
-/// (`SB_REDIS_WAIT_REPLICAS`): each `WAIT` holds one until the replicas
-/// answer, so appends to many chats proceed on the others meanwhile.
-const DURABLE_CONNECTIONS: usize = 8;
-
 /// The shared handle to the [`App`].
 #[derive(Clone)]
 pub struct AppState(pub Arc<App>);
@@ -60,17 +55,9 @@ impl App {
     pub async fn build(mut config: Config) -> Result<Self, String> {
         let stores = match &config.redis.url {
             Some(_) => {
-                let redis = &config.redis;
-                let client = crate::store::redis::connect(redis)
+                let store = crate::store::redis::open(&config.redis)
                     .await
                     .map_err(|e| format!("redis: {e}"))?;
-                let mut store = crate::store::redis::RedisStore::new(client, redis.prefix.clone());
-                if redis.wait_replicas > 0 {
-                    let pool = crate::store::redis::durable_pool(redis, DURABLE_CONNECTIONS)
-                        .await
-                        .map_err(|e| format!("redis: {e}"))?;
-                    store = store.wait_for_replicas(pool, redis.wait_replicas);
-                }
                 Stores::from_redis(store)
             }
             None => Stores::memory(),

@@ -60,11 +60,6 @@ impl Stores {
     }
 
     /// The Redis backend (stateless nodes sharing one Redis).
-    pub fn redis(client: fred::clients::Client, prefix: String) -> Self {
-        Self::from_redis(redis::RedisStore::new(client, prefix))
-    }
-
-    /// The Redis backend on a configured [`redis::RedisStore`].
     pub fn from_redis(store: redis::RedisStore) -> Self {
         let store = Arc::new(store);
         Self {

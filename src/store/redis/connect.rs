@@ -17,8 +17,16 @@ use super::map_err;
 use crate::config::{RedisConfig, RedisTls};
 use crate::store::error::StoreError;
 
+/// Appends run on this many connections when acks wait for replicas
+/// (`SB_REDIS_WAIT_REPLICAS`): a `WAIT` holds its connection until the
+/// replicas answer, so appends proceed on the others meanwhile.
+const DURABLE_CONNECTIONS: usize = 8;
+
 fn builder(cfg: &RedisConfig) -> Result<Builder, StoreError> {
-    let url = cfg.url.as_deref().unwrap_or("redis://127.0.0.1:6379");
+    let url = cfg
+        .url
+        .as_deref()
+        .ok_or_else(|| StoreError::Internal("SB_REDIS_URL is not set".into()))?;
     // fred's URL errors do not quote the URL, so no password reaches a log.
     let mut config =
         Config::from_url(url).map_err(|e| StoreError::Internal(format!("SB_REDIS_URL: {e}")))?;
@@ -131,10 +139,22 @@ pub async fn connect(cfg: &RedisConfig) -> Result<Client, StoreError> {
     Ok(client)
 }
 
+/// The Redis store as configured: the stores' client, the key prefix and,
+/// with `SB_REDIS_WAIT_REPLICAS`, the appends' own connections. Waits
+/// (retrying) until Redis answers.
+pub async fn open(cfg: &RedisConfig) -> Result<super::RedisStore, StoreError> {
+    let store = super::RedisStore::new(connect(cfg).await?, cfg.prefix.clone());
+    if cfg.wait_replicas == 0 {
+        return Ok(store);
+    }
+    let pool = durable_pool(cfg, DURABLE_CONNECTIONS).await?;
+    Ok(store.wait_for_replicas(pool, cfg.wait_replicas))
+}
+
 /// The connections on which message appends run when acks wait for
 /// replicas: `WAIT` blocks the connection it is sent on until the replicas
 /// answer, so it must not hold up the shared client's other commands.
-pub async fn durable_pool(cfg: &RedisConfig, size: usize) -> Result<Pool, StoreError> {
+async fn durable_pool(cfg: &RedisConfig, size: usize) -> Result<Pool, StoreError> {
     let pool = builder(cfg)?
         .build_pool(size)
         .map_err(|e| StoreError::Internal(e.to_string()))?;

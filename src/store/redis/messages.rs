@@ -209,7 +209,8 @@ impl RedisStore {
         &self,
         d: &super::durable::Durable,
         ticket: super::durable::Ticket,
-        keys: &[String],
+        seq_key: &str,
+        cids_key: String,
         stored: Message,
         status: i64,
     ) -> StoreResult<Appended> {
@@ -221,7 +222,7 @@ impl RedisStore {
             .as_millis()
             / 2)
         .max(1);
-        let acked = d.confirm(ticket, &keys[SEQ], timeout as i64).await;
+        let acked = d.confirm(ticket, seq_key, timeout as i64).await;
         let confirmed = matches!(acked, Ok(true));
         crate::telemetry::metrics::redis_wait(confirmed);
         if !confirmed {
@@ -231,7 +232,7 @@ impl RedisStore {
                 let _: Result<i64, _> = self
                     .eval(
                         &PENDING,
-                        vec![keys[CIDS].clone()],
+                        vec![cids_key.clone()],
                         vec![ckey.into(), stored.id.into(), "mark".into()],
                     )
                     .await;
@@ -252,7 +253,7 @@ impl RedisStore {
                 let cleared: i64 = self
                     .eval(
                         &PENDING,
-                        vec![keys[CIDS].clone()],
+                        vec![cids_key.clone()],
                         vec![ckey.into(), stored.id.clone().into(), "clear".into()],
                     )
                     .await?;
@@ -295,24 +296,28 @@ impl MessageStore for RedisStore {
         ];
         let keys = self.msg_keys(&m.chat_id);
         // With WAIT, the append and its WAIT share one pooled connection
-        // (WAIT counts that connection's writes).
-        let (ticket, client) = match &self.durable {
+        // (WAIT counts that connection's writes); it keeps the two keys it
+        // needs afterwards.
+        let (durable, client) = match &self.durable {
             Some(d) => {
-                let (t, c) = d.take();
-                (Some(t), c)
+                let (ticket, client) = d.take();
+                let kept = [keys[SEQ].clone(), keys[CIDS].clone()];
+                (Some((d, ticket, kept)), client)
             }
             None => (None, self.client.clone()),
         };
-        let mut out: Vec<Value> = self.eval_on(&client, &APPEND, keys.clone(), args).await?;
+        let mut out: Vec<Value> = self.eval_on(&client, &APPEND, keys, args).await?;
         let status = out.first().and_then(|v| v.as_i64()).unwrap_or(-1);
         let json = out.pop().and_then(|v| v.as_string()).unwrap_or_default();
         if matches!(status, 1 | 2 | 4) {
-            if let (Some(d), Some(ticket)) = (&self.durable, ticket) {
+            if let Some((d, ticket, [seq_key, cids_key])) = durable {
                 let mut stored = decode(&json)?;
                 if status == 1 {
                     stored.created_ms = m.created_ms;
                 }
-                return self.confirm(d, ticket, &keys, stored, status).await;
+                return self
+                    .confirm(d, ticket, &seq_key, cids_key, stored, status)
+                    .await;
             }
         }
         Ok(match status {

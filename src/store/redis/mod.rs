@@ -35,7 +35,7 @@ use fred::types::scripts::Script;
 
 use crate::store::error::StoreError;
 
-pub use connect::{connect, durable_pool, subscriber, Subscriber};
+pub use connect::{connect, open, subscriber, Subscriber};
 
 /// The Redis implementation of every storage trait.
 #[derive(Clone)]
@@ -63,7 +63,7 @@ impl RedisStore {
 
     /// Acknowledge stored messages only once `replicas` replicas confirm
     /// them (`WAIT`), running appends on `pool`.
-    pub fn wait_for_replicas(mut self, pool: fred::clients::Pool, replicas: u32) -> Self {
+    fn wait_for_replicas(mut self, pool: fred::clients::Pool, replicas: u32) -> Self {
         self.durable = (replicas > 0).then(|| durable::Durable::new(&pool, replicas));
         self
     }

@@ -109,13 +109,8 @@ async fn redis_stores(url: &str, wait: u32) -> Stores {
     cfg.url = Some(url.to_string());
     cfg.command_timeout = std::time::Duration::from_secs(2);
     cfg.wait_replicas = wait;
-    let client = crate::store::redis::connect(&cfg).await.unwrap();
-    let prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
-    let mut store = crate::store::redis::RedisStore::new(client, prefix);
-    if wait > 0 {
-        let pool = crate::store::redis::durable_pool(&cfg, 2).await.unwrap();
-        store = store.wait_for_replicas(pool, wait);
-    }
+    cfg.prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
+    let store = crate::store::redis::open(&cfg).await.unwrap();
     Stores::from_redis(store)
 }
 
