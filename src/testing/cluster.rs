@@ -4,7 +4,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::RedisServer;
+use super::{redis_cli, RedisServer};
 
 /// A local Redis Cluster: 3 masters and 3 replicas on free loopback ports
 /// (`redis-server --cluster-enabled yes`, then `redis-cli --cluster
@@ -98,11 +98,7 @@ impl RedisCluster {
     /// `CLUSTER NODES` from the first node that answers.
     fn cluster_nodes(&self) -> Option<String> {
         self.nodes.iter().find_map(|n| {
-            let o = Command::new("redis-cli")
-                .args(["-p", &n.port.to_string(), "CLUSTER", "NODES"])
-                .output()
-                .ok()?;
-            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let text = redis_cli(n.port, &["CLUSTER", "NODES"]);
             text.contains("myself").then_some(text)
         })
     }
@@ -119,13 +115,7 @@ impl RedisCluster {
     /// to the master on `to` (`redis-cli --cluster reshard`: MIGRATE, so
     /// clients meet `ASK` and then `MOVED`). Blocks until done.
     pub fn reshard(&self, from: u16, to: u16, slots: u32) {
-        let id = |port: u16| {
-            let o = Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "CLUSTER", "MYID"])
-                .output()
-                .expect("redis-cli");
-            String::from_utf8_lossy(&o.stdout).trim().to_string()
-        };
+        let id = |port: u16| redis_cli(port, &["CLUSTER", "MYID"]).trim().to_string();
         let out = Command::new("redis-cli")
             .args(["--cluster", "reshard", &format!("127.0.0.1:{from}")])
             .args(["--cluster-from", &id(from), "--cluster-to", &id(to)])
@@ -143,22 +133,11 @@ impl RedisCluster {
 }
 
 fn replica_synced_or_master(port: u16) -> bool {
-    Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "INFO", "replication"])
-        .output()
-        .map(|o| {
-            let text = String::from_utf8_lossy(&o.stdout);
-            text.contains("role:master")
-                || (text.contains("master_link_status:up")
-                    && text.contains("master_sync_in_progress:0"))
-        })
-        .unwrap_or(false)
+    let text = redis_cli(port, &["INFO", "replication"]);
+    text.contains("role:master")
+        || (text.contains("master_link_status:up") && text.contains("master_sync_in_progress:0"))
 }
 
 fn cluster_ok(port: u16) -> bool {
-    Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "CLUSTER", "INFO"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
-        .unwrap_or(false)
+    redis_cli(port, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
 }

@@ -1,10 +1,9 @@
 //! A local Sentinel setup for the tests (1 master, 1 replica, 3 sentinels),
 //! its replication link through a fault proxy.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{RedisServer, TcpProxy};
+use super::{redis_cli, RedisServer, TcpProxy};
 
 /// A local Sentinel setup: one master, one replica and three sentinels on
 /// free loopback ports (service name `sbmaster`), stopped on drop.
@@ -41,24 +40,11 @@ impl RedisSentinel {
         // Ready when the replica is in sync and every sentinel knows it.
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            let synced = Command::new("redis-cli")
-                .args(["-p", &s.replica.port.to_string(), "INFO", "replication"])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).contains("master_link_status:up"))
-                .unwrap_or(false);
+            let synced = redis_cli(s.replica.port, &["INFO", "replication"])
+                .contains("master_link_status:up");
             let ready = synced
                 && s.sentinels.iter().all(|x| {
-                    Command::new("redis-cli")
-                        .args([
-                            "-p",
-                            &x.port.to_string(),
-                            "SENTINEL",
-                            "replicas",
-                            "sbmaster",
-                        ])
-                        .output()
-                        .map(|o| String::from_utf8_lossy(&o.stdout).contains("slave"))
-                        .unwrap_or(false)
+                    redis_cli(x.port, &["SENTINEL", "replicas", "sbmaster"]).contains("slave")
                 });
             if ready {
                 return s;
@@ -85,11 +71,7 @@ impl RedisSentinel {
     /// starts from a replica in sync).
     pub fn wait_in_sync(&self) {
         let offset = |port: u16, field: &str| -> Option<i64> {
-            let o = Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "INFO", "replication"])
-                .output()
-                .ok()?;
-            String::from_utf8_lossy(&o.stdout)
+            redis_cli(port, &["INFO", "replication"])
                 .lines()
                 .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().parse().ok())
@@ -124,21 +106,14 @@ impl RedisSentinel {
     }
 
     fn master_named_by(sentinel: u16) -> Option<u16> {
-        let o = Command::new("redis-cli")
-            .args([
-                "-p",
-                &sentinel.to_string(),
-                "SENTINEL",
-                "get-master-addr-by-name",
-                "sbmaster",
-            ])
-            .output()
-            .ok()?;
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .nth(1)?
-            .trim()
-            .parse()
-            .ok()
+        redis_cli(
+            sentinel,
+            &["SENTINEL", "get-master-addr-by-name", "sbmaster"],
+        )
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
     }
 }

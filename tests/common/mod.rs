@@ -61,3 +61,13 @@ pub async fn group(
     }
     id
 }
+
+/// Two fresh users in a new group chat: alice's client on `a`, bob's on `b`
+/// (one node twice, or two nodes). Returns (alice, bob, chat id).
+pub async fn pair_across(a: &app::TestNode, b: &app::TestNode) -> (SioClient, SioClient, String) {
+    let (ua, ub) = (app::unique("a"), app::unique("b"));
+    let mut alice = a.connect(&ua).await;
+    let mut bob = b.connect(&ub).await;
+    let chat = group(&mut alice, &[&ub], &mut [&mut bob]).await;
+    (alice, bob, chat)
+}

@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use switchboard::testing::{ProxyMode, RedisSentinel};
+use switchboard::testing::{redis_cli, ProxyMode, RedisSentinel};
 
 use crate::common::app::{unique, TestApp, TestNode};
 use crate::common::sio::SioClient;
-use crate::common::{group, ok, T};
+use crate::common::{group, ok, pair_across, T};
 
 async fn node(sentinel: &RedisSentinel, prefix: &str, wait: u32) -> TestNode {
     TestApp::redis(&sentinel.url(), prefix)
@@ -19,14 +19,6 @@ async fn node(sentinel: &RedisSentinel, prefix: &str, wait: u32) -> TestNode {
         })
         .start()
         .await
-}
-
-async fn pair(node: &TestNode) -> (SioClient, SioClient, String) {
-    let (a, b) = (unique("a"), unique("b"));
-    let mut alice = node.connect(&a).await;
-    let mut bob = node.connect(&b).await;
-    let chat = group(&mut alice, &[&b], &mut [&mut bob]).await;
-    (alice, bob, chat)
 }
 
 async fn send(c: &mut SioClient, chat: &str, text: &str) -> Value {
@@ -61,7 +53,7 @@ async fn history(c: &mut SioClient, chat: &str) -> Vec<(String, String)> {
 async fn an_unconfirmed_message_is_refused_then_delivered_once_on_retry() {
     let sentinel = RedisSentinel::start();
     let node = node(&sentinel, &format!("{}:", unique("wait")), 1).await;
-    let (mut alice, mut bob, chat) = pair(&node).await;
+    let (mut alice, mut bob, chat) = pair_across(&node, &node).await;
     let r = send(&mut alice, &chat, "first").await;
     assert_eq!(r["ok"], true, "{r}");
     bob.wait_for("message:new", T).await;
@@ -108,8 +100,8 @@ async fn with_wait_no_acknowledged_message_is_lost_across_a_failover() {
     let prefix = format!("{}:", unique("fo"));
     let plain = node(&sentinel, &prefix, 0).await;
     let durable = node(&sentinel, &prefix, 1).await;
-    let (mut p_alice, _p_bob, p_chat) = pair(&plain).await;
-    let (mut d_alice, _d_bob, d_chat) = pair(&durable).await;
+    let (mut p_alice, _p_bob, p_chat) = pair_across(&plain, &plain).await;
+    let (mut d_alice, _d_bob, d_chat) = pair_across(&durable, &durable).await;
     for (c, chat) in [(&mut p_alice, &p_chat), (&mut d_alice, &d_chat)] {
         let r = send(c, chat, "before").await;
         assert_eq!(r["ok"], true, "{r}");
@@ -229,11 +221,7 @@ async fn concurrent_appends_are_confirmed_and_refused_as_a_group() {
         }
     };
     let waits = |port: u16| {
-        let o = std::process::Command::new("redis-cli")
-            .args(["-p", &port.to_string(), "INFO", "commandstats"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout)
+        redis_cli(port, &["INFO", "commandstats"])
             .lines()
             .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
             .and_then(|v| v.split(',').next()?.parse::<u64>().ok())

@@ -7,22 +7,7 @@ use serde_json::json;
 use switchboard::testing::RedisServer;
 
 use crate::common::app::{unique, TestApp};
-use crate::common::{group, ok, T};
-
-/// Two users on `node` in a new group chat: (alice, bob, chat id).
-async fn two_in_a_chat(
-    node: &crate::common::app::TestNode,
-) -> (
-    crate::common::sio::SioClient,
-    crate::common::sio::SioClient,
-    String,
-) {
-    let (a, b) = (unique("a"), unique("b"));
-    let mut alice = node.connect(&a).await;
-    let mut bob = node.connect(&b).await;
-    let chat = group(&mut alice, &[&b], &mut [&mut bob]).await;
-    (alice, bob, chat)
-}
+use crate::common::{group, ok, pair_across, T};
 
 #[tokio::test]
 async fn unreachable_redis_at_start_up_then_ready_when_it_comes() {
@@ -214,7 +199,7 @@ async fn late_append(stall_cmd: &'static [&'static str]) {
         })
         .start()
         .await;
-    let (mut alice, mut bob, chat) = two_in_a_chat(&node).await;
+    let (mut alice, mut bob, chat) = pair_across(&node, &node).await;
     // One message first (the append script is then loaded in Redis), and
     // a heartbeat to measure the clocks.
     ok(
@@ -417,7 +402,7 @@ async fn a_sentinel_failover_is_followed_without_a_restart() {
         .with(crate::common::app::unlimited)
         .start()
         .await;
-    let (mut alice, _bob, chat) = two_in_a_chat(&node).await;
+    let (mut alice, _bob, chat) = pair_across(&node, &node).await;
     ok(
         &mut alice,
         "message:new",

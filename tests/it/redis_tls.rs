@@ -10,7 +10,7 @@ use switchboard::testing::RedisServer;
 
 use crate::common::app::{unique, TestNode};
 use crate::common::process::Process;
-use crate::common::{group, ok, T};
+use crate::common::{ok, pair_across, T};
 
 const PASSWORD: &str = "pw-Z3n0-never-in-logs";
 
@@ -64,10 +64,7 @@ async fn a_node_uses_redis_over_tls_with_a_client_certificate() {
     ]);
     node.wait_for("/ready", 200, Duration::from_secs(20)).await;
     let client = TestNode::external(node.url.clone());
-    let (a, b) = (unique("a"), unique("b"));
-    let mut alice = client.connect(&a).await;
-    let mut bob = client.connect(&b).await;
-    let chat = group(&mut alice, &[&b], &mut [&mut bob]).await;
+    let (mut alice, mut bob, chat) = pair_across(&client, &client).await;
     ok(
         &mut alice,
         "message:new",
