@@ -13,29 +13,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 out=${OUT:-docs/benchmarks.md}
 IDLE_N=${IDLE_N:-10000}
-SERVER_CPU=${SERVER_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-
-command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install redis-server)" >&2; exit 1; }
-target_dir=${CARGO_TARGET_DIR:-$root/target}
-[ -n "${SERVER_BIN:-}" ] || cargo build --release --quiet --bin switchboard -p switchboard
-[ -n "${LOAD_BIN:-}" ] || cargo build --release --quiet -p switchboard-loadtest
-server_bin=${SERVER_BIN:-$target_dir/release/switchboard}
-load_bin=${LOAD_BIN:-$target_dir/release/switchboard-loadtest}
-ulimit -n "$(ulimit -Hn)"
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-export SB_JWT_SECRET="bench-secret-$(date +%s)-0123456789abcdef"
-# The generator is one client IP sending in bulk: measure without limits.
-for v in CONNECT MESSAGE TYPING RECEIPT PRESENCE CALL REACTION SIGNAL CHAT_CHANGE PUBLISH OTHER; do
-  export "SB_RATE_$v=off"
-done
-export SB_MAX_CONNECTIONS_PER_USER=100000
+. loadtest/bench-lib.sh
 tck=$(getconf CLK_TCK)
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
