@@ -4,15 +4,32 @@
 //! | --- | --- | --- | --- |
 //! | `P{c:ID}:members` | zset | (from chat.rs) membership, checked by `append` | none |
 //! | `P{c:ID}:seq` | string | last assigned `seq` | none (seq never restarts) |
-//! | `P{c:ID}:hist` | zset | message JSON scored by `seq` | history max age, renewed on append |
-//! | `P{c:ID}:ids` | hash | message id → `seq` | as `hist` |
-//! | `P{c:ID}:ms` | hash | `seq` → created ms (age trimming) | as `hist` |
-//! | `P{c:ID}:cids` | hash | `sender \n clientId` → `id|expiryMs` | as `hist` |
+//! | `P{c:ID}:hist` | zset | message JSON scored by `seq` | history max age + ⅛, renewed by appends |
+//! | `P{c:ID}:ids` | hash | the chat's index, see below | as `hist` |
 //! | `P{c:ID}:dlv` | hash | user → delivered `seq` | none |
 //! | `P{c:ID}:read` | hash | user → read `seq` | none |
 //!
-//! `append` is one script: membership, idempotency, `seq`, append, trim by
-//! count and age (dropping the trimmed ids and clientIds), sender cursors.
+//! The fields of `ids`, the chat's one index (none can collide: message ids
+//! start with `m_`, clientId keys hold a newline):
+//!
+//! | field | value |
+//! | --- | --- |
+//! | message id | its `seq` (receipts name messages by id) |
+//! | `sender \n clientId` | `id|expiryMs`, or `id|expiryMs|p` while it awaits its replicas ([`PENDING`]) |
+//! | `s:SEQ` | `createdMs|id|clientIdKey` of each kept message (what trimming drops) |
+//! | `lo` | `seq|createdMs` of the oldest kept message |
+//! | `x` | when the TTL of `hist` and `ids` was last set (ms) |
+//!
+//! `append` is one script. A new message costs seven Redis calls: the
+//! membership check, one `HMGET` of the index (duplicate check, oldest
+//! message, TTL age), `INCR`, `ZADD`, one `HSET` of the index, and the
+//! sender's two cursors. The TTL is renewed at most once per ⅛ of the
+//! history's max age; trimming (by count, then by age) touches only the
+//! messages it drops.
+//!
+//! Chats written by releases before 0.9 kept clientIds and creation times
+//! in two more hashes (`cids`, `ms`); the first append after the upgrade
+//! folds them into `ids` (once per chat, in the same script).
 
 use std::sync::LazyLock;
 
@@ -28,31 +45,28 @@ use crate::store::error::{StoreError, StoreResult};
 const SEQ: usize = 1;
 const HIST: usize = 2;
 const IDS: usize = 3;
-const CIDS: usize = 5;
-const DLV: usize = 6;
-const READ: usize = 7;
+const DLV: usize = 4;
+const READ: usize = 5;
 
 impl RedisStore {
     fn msg_keys(&self, chat_id: &str) -> Vec<String> {
         let tag = format!("{}{{c:{}}}", self.prefix, key_id(chat_id));
-        ["members", "seq", "hist", "ids", "ms", "cids", "dlv", "read"]
+        ["members", "seq", "hist", "ids", "dlv", "read", "cids", "ms"]
             .iter()
             .map(|k| format!("{tag}:{k}"))
             .collect()
     }
 }
 
-/// KEYS: members seq hist ids ms cids dlv read.
+/// KEYS: members seq hist ids dlv read, then the legacy cids ms.
 /// ARGV: sender, clientKey ('' = none), jsonHead, jsonTail, id, createdMs,
 /// maxMessages, minCreatedMs, clientIdTtlMs, ttlSecs, nowMs, deadlineMs
 /// (on Redis's clock; 0 = none), durable ('1': a `WAIT` follows).
-/// Returns {0} not a member, {1, json} stored, {2, json} duplicate, {3}
-/// too late: the sender may already have been told UNAVAILABLE, so
-/// nothing is stored; {4, json} duplicate of a message stored earlier whose
-/// replicas never confirmed it (so it was not delivered yet).
-///
-/// A `cids` value is `id|expiryMs`, or `id|expiryMs|p` while the message
-/// awaits its replicas' confirmation (see [`PENDING`]).
+/// Returns {0} not a member, {1, seq} stored (the caller has the rest of
+/// the message), {2, json} duplicate, {3} too late: the sender may already
+/// have been told UNAVAILABLE, so nothing is stored; {4, json} duplicate of
+/// a message stored earlier whose replicas never confirmed it (so it was
+/// not delivered yet).
 static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r#"
@@ -62,73 +76,108 @@ if deadline > 0 then
   if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then return {3} end
 end
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {0} end
-local now = tonumber(ARGV[11])
-if ARGV[2] ~= '' then
-  local v = redis.call('HGET', KEYS[6], ARGV[2])
-  if v then
-    local id, exp, flag = string.match(v, '^([^|]*)|(%d+)(|?p?)$')
-    if id and tonumber(exp) > now then
-      local s = redis.call('HGET', KEYS[4], id)
-      if s then
-        local m = redis.call('ZRANGE', KEYS[3], s, s, 'BYSCORE')
-        if m[1] then
-          if ARGV[13] == '1' then
-            -- A write, so that the WAIT that follows covers the original.
-            redis.call('EXPIRE', KEYS[6], tonumber(ARGV[10]))
-          end
-          if flag == '|p' then return {4, m[1]} end
-          return {2, m[1]}
+local now, ck, id, created = tonumber(ARGV[11]), ARGV[2], ARGV[5], ARGV[6]
+local base = tonumber(ARGV[10])
+local ttl = base + math.floor(base / 8) + 1
+local st = redis.call('HMGET', KEYS[4], ck == '' and 'lo' or ck, 'lo', 'x')
+local lo, lo_ms
+if st[2] then
+  local a, b = string.match(st[2], '^(%d+)|(%d+)$')
+  lo, lo_ms = tonumber(a), tonumber(b)
+end
+if not lo then
+  -- No index yet: a new chat, a chat idle past its TTL, or a chat written
+  -- before the index held clientIds and creation times (fold those in).
+  lo = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+  lo_ms = tonumber(created)
+  local cids = redis.call('HGETALL', KEYS[7])
+  for i = 1, #cids, 2 do redis.call('HSET', KEYS[4], cids[i], cids[i + 1]) end
+  local all = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+  for i = 1, #all, 2 do
+    local s = tonumber(all[i + 1])
+    local ok, d = pcall(cjson.decode, all[i])
+    local mid, c = '', ''
+    if ok and type(d) == 'table' then
+      if type(d.id) == 'string' then mid = d.id end
+      if type(d.clientId) == 'string' and type(d.senderId) == 'string' then c = d.senderId .. '\n' .. d.clientId end
+    end
+    local ms = redis.call('HGET', KEYS[8], all[i + 1]) or created
+    redis.call('HSET', KEYS[4], 's:' .. all[i + 1], ms .. '|' .. mid .. '|' .. c)
+    if s < lo then lo, lo_ms = s, tonumber(ms) end
+  end
+  if #cids > 0 or #all > 0 then
+    redis.call('DEL', KEYS[7], KEYS[8])
+    redis.call('HSET', KEYS[4], 'lo', lo .. '|' .. lo_ms)
+  end
+  if ck ~= '' then st[1] = redis.call('HGET', KEYS[4], ck) end
+end
+if ck ~= '' and st[1] then
+  local cid, exp, flag = string.match(st[1], '^([^|]*)|(%d+)(|?p?)$')
+  if cid and tonumber(exp) > now then
+    local s = redis.call('HGET', KEYS[4], cid)
+    if s then
+      local m = redis.call('ZRANGE', KEYS[3], s, s, 'BYSCORE')
+      if m[1] then
+        if ARGV[13] == '1' then
+          -- A write, so that the WAIT that follows covers the original.
+          redis.call('EXPIRE', KEYS[4], ttl)
         end
+        if flag == '|p' then return {4, m[1]} end
+        return {2, m[1]}
       end
     end
   end
 end
 local seq = redis.call('INCR', KEYS[2])
+if lo >= seq then lo, lo_ms = seq, tonumber(created) end
 local json = ARGV[3] .. ',"seq":' .. seq .. ',' .. ARGV[4]
 redis.call('ZADD', KEYS[3], seq, json)
-redis.call('HSET', KEYS[4], ARGV[5], seq)
-redis.call('HSET', KEYS[5], seq, ARGV[6])
-if ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[6], ARGV[2], ARGV[5] .. '|' .. (now + tonumber(ARGV[9])))
-end
-for _, k in ipairs({KEYS[7], KEYS[8]}) do
-  if seq > tonumber(redis.call('HGET', k, ARGV[1]) or '0') then
-    redis.call('HSET', k, ARGV[1], seq)
-  end
-end
-local function drop(entries)
-  for i = 1, #entries, 2 do
-    local ok, d = pcall(cjson.decode, entries[i])
-    if ok and type(d) == 'table' then
-      if d.id then redis.call('HDEL', KEYS[4], d.id) end
-      if type(d.clientId) == 'string' and d.senderId then
-        redis.call('HDEL', KEYS[6], d.senderId .. '\n' .. d.clientId)
-      end
-    end
-    redis.call('HDEL', KEYS[5], entries[i + 1])
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], entries[i + 1], entries[i + 1])
-  end
-end
-local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[7])
-if excess > 0 then
-  drop(redis.call('ZRANGE', KEYS[3], 0, excess - 1, 'WITHSCORES'))
-end
-local min = tonumber(ARGV[8])
+local max, min = tonumber(ARGV[7]), tonumber(ARGV[8])
+local moved = not st[2]
 for _ = 1, 100 do
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  if not oldest[1] then break end
-  local ms = tonumber(redis.call('HGET', KEYS[5], oldest[2]) or '0')
-  if ms >= min then break end
-  drop(oldest)
+  if lo >= seq or (seq - lo < max and lo_ms >= min) then break end
+  local e = redis.call('HGET', KEYS[4], 's:' .. lo)
+  local del = {'s:' .. lo}
+  if e then
+    local mid, c = string.match(e, '^[^|]*|([^|]*)|(.*)$')
+    if mid and mid ~= '' then table.insert(del, mid) end
+    if c and c ~= '' then table.insert(del, c) end
+  end
+  redis.call('HDEL', KEYS[4], unpack(del))
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], lo, lo)
+  lo = lo + 1
+  local n = redis.call('HGET', KEYS[4], 's:' .. lo)
+  lo_ms = tonumber(n and string.match(n, '^(%d+)|') or created)
+  moved = true
 end
-local ttl = tonumber(ARGV[10])
-for _, k in ipairs({KEYS[3], KEYS[4], KEYS[5], KEYS[6]}) do redis.call('EXPIRE', k, ttl) end
-return {1, json}
+local set = {id, seq, 's:' .. seq, created .. '|' .. id .. '|' .. ck}
+if ck ~= '' then
+  table.insert(set, ck)
+  table.insert(set, id .. '|' .. (now + tonumber(ARGV[9])))
+end
+if moved then
+  table.insert(set, 'lo')
+  table.insert(set, lo .. '|' .. lo_ms)
+end
+local renew = not st[3] or now > tonumber(st[3]) + base * 125
+if renew then
+  table.insert(set, 'x')
+  table.insert(set, now)
+end
+redis.call('HSET', KEYS[4], unpack(set))
+if renew then
+  redis.call('EXPIRE', KEYS[3], ttl)
+  redis.call('EXPIRE', KEYS[4], ttl)
+end
+-- The newest seq is above every cursor: the sender has read up to it.
+redis.call('HSET', KEYS[5], ARGV[1], seq)
+redis.call('HSET', KEYS[6], ARGV[1], seq)
+return {1, seq}
 "#,
     )
 });
 
-/// KEYS: cids. ARGV: clientKey, id, mode ('mark' | 'clear').
+/// KEYS: ids. ARGV: clientKey, id, mode ('mark' | 'clear').
 /// `mark`: the message `id` was stored but `WAIT` did not confirm it, so it
 /// was neither acknowledged nor delivered: flag its clientId entry.
 /// `clear`: a retry confirmed it; returns 1 only to the one caller that
@@ -190,7 +239,7 @@ fn decode(json: &str) -> StoreResult<Message> {
     serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored message: {e}")))
 }
 
-/// The `sender \n clientId` field of the `cids` hash.
+/// The `sender \n clientId` field of the `ids` hash.
 fn client_key(m: &Message) -> String {
     m.client_id
         .as_ref()
@@ -210,7 +259,7 @@ impl RedisStore {
         d: &super::durable::Durable,
         ticket: super::durable::Ticket,
         seq_key: &str,
-        cids_key: String,
+        ids_key: String,
         stored: Message,
         status: i64,
     ) -> StoreResult<Appended> {
@@ -232,7 +281,7 @@ impl RedisStore {
                 let _: Result<i64, _> = self
                     .eval(
                         &PENDING,
-                        vec![cids_key.clone()],
+                        vec![ids_key.clone()],
                         vec![ckey.into(), stored.id.into(), "mark".into()],
                     )
                     .await;
@@ -253,7 +302,7 @@ impl RedisStore {
                 let cleared: i64 = self
                     .eval(
                         &PENDING,
-                        vec![cids_key.clone()],
+                        vec![ids_key.clone()],
                         vec![ckey.into(), stored.id.clone().into(), "clear".into()],
                     )
                     .await?;
@@ -301,35 +350,38 @@ impl MessageStore for RedisStore {
         let (durable, client) = match &self.durable {
             Some(d) => {
                 let (ticket, client) = d.take();
-                let kept = [keys[SEQ].clone(), keys[CIDS].clone()];
+                let kept = [keys[SEQ].clone(), keys[IDS].clone()];
                 (Some((d, ticket, kept)), client)
             }
             None => (None, self.client.clone()),
         };
         let mut out: Vec<Value> = self.eval_on(&client, &APPEND, keys, args).await?;
         let status = out.first().and_then(|v| v.as_i64()).unwrap_or(-1);
-        let json = out.pop().and_then(|v| v.as_string()).unwrap_or_default();
-        if matches!(status, 1 | 2 | 4) {
-            if let Some((d, ticket, [seq_key, cids_key])) = durable {
-                let mut stored = decode(&json)?;
-                if status == 1 {
-                    stored.created_ms = m.created_ms;
-                }
-                return self
-                    .confirm(d, ticket, &seq_key, cids_key, stored, status)
-                    .await;
+        let last = out.pop();
+        // A new message comes back as its seq only: the rest is `m`.
+        let stored = match (status, last) {
+            (1, Some(seq)) => {
+                let seq = seq
+                    .as_u64()
+                    .ok_or_else(|| StoreError::Internal("append: seq is not a number".into()))?;
+                let mut stored = new.message;
+                stored.seq = seq;
+                Some(stored)
             }
+            (2 | 4, Some(json)) => Some(decode(&json.as_string().unwrap_or_default())?),
+            _ => None,
+        };
+        if let (Some(stored), Some((d, ticket, [seq_key, ids_key]))) = (&stored, durable) {
+            return self
+                .confirm(d, ticket, &seq_key, ids_key, stored.clone(), status)
+                .await;
         }
-        Ok(match status {
-            0 => Appended::NotMember,
-            1 => {
-                let mut stored = decode(&json)?;
-                stored.created_ms = m.created_ms;
-                Appended::Stored(stored)
-            }
-            2 | 4 => Appended::Duplicate(decode(&json)?),
+        Ok(match (status, stored) {
+            (0, _) => Appended::NotMember,
+            (1, Some(m)) => Appended::Stored(m),
+            (2 | 4, Some(m)) => Appended::Duplicate(m),
             // Ran after its deadline: nothing stored, so UNAVAILABLE is true.
-            3 => {
+            (3, _) => {
                 crate::telemetry::metrics::redis_error("unavailable");
                 return Err(StoreError::Unavailable(
                     "the store ran the append after its deadline; nothing was stored".into(),

@@ -11,6 +11,7 @@ mod notifications;
 mod presence;
 mod rate_limit;
 mod reactions;
+mod upgrade;
 mod webhooks;
 
 use std::sync::Arc;
@@ -105,13 +106,18 @@ async fn memory_backend_passes_every_suite() {
 /// Stores on the Redis at `url`, under a fresh prefix; with `wait`
 /// replicas confirming every stored message.
 async fn redis_stores(url: &str, wait: u32) -> Stores {
+    let cfg = redis_config(url, wait);
+    Stores::from_redis(crate::store::redis::open(&cfg).await.unwrap())
+}
+
+/// The Redis configuration of [`redis_stores`] (its `prefix` is fresh).
+fn redis_config(url: &str, wait: u32) -> crate::config::RedisConfig {
     let mut cfg = crate::config::Config::defaults().redis;
     cfg.url = Some(url.to_string());
     cfg.command_timeout = std::time::Duration::from_secs(2);
     cfg.wait_replicas = wait;
     cfg.prefix = format!("suite-{}:", uuid::Uuid::new_v4().simple());
-    let store = crate::store::redis::open(&cfg).await.unwrap();
-    Stores::from_redis(store)
+    cfg
 }
 
 #[tokio::test]
