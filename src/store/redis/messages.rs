@@ -27,7 +27,7 @@
 //! history's max age; trimming (by count, then by age) touches only the
 //! messages it drops.
 //!
-//! Chats written by releases before 0.9 kept clientIds and creation times
+//! Chats written before this layout (up to commit 4160b95) kept clientIds and creation times
 //! in two more hashes (`cids`, `ms`); the first append after the upgrade
 //! folds them into `ids` (once per chat, in the same script).
 
