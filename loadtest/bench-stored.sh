@@ -53,7 +53,7 @@ for i in $(seq 1 "$RUNS"); do
   a0=$(tr '\r' '\n' <"$work/run$i.err" | awk '/^sent/ {a = $4} END {print a + 0}')
   perf_pid=
   if [ -n "${FLAMEGRAPH:-}" ] && [ "$i" = "$RUNS" ]; then
-    perf record -F 999 -g -p "$pid" -o "$work/perf.data" -- sleep "$((SECONDS_PER_RUN - 2))" >/dev/null 2>&1 &
+    perf record -F 299 --call-graph dwarf,32768 -p "$pid" -o "$work/perf.data" -- sleep "$((SECONDS_PER_RUN - 2))" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   wait "$lpid" || true

@@ -174,6 +174,7 @@ async fn run_with(
                         transports.mark_websocket(&peer);
                     }
                     let mut req = req.map(Body::new);
+                    detach_head(&mut req);
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                     router.clone().oneshot(req)
                 });
@@ -214,6 +215,31 @@ fn internal_router(boot: Arc<Boot>) -> Router {
                 async move { forward(&boot, req).await }
             }),
         )
+}
+
+/// Copies the request's URI and header values out of hyper's read buffer.
+/// They are slices of it, and engineioxide keeps the request head of every
+/// session for the session's lifetime: without the copy, each idle
+/// WebSocket keeps the connection's whole 8 KiB read buffer alive for a few
+/// hundred bytes of headers.
+pub fn detach_head<B>(req: &mut Request<B>) {
+    use axum::http::{HeaderMap, HeaderValue};
+    let shared = std::mem::take(req.headers_mut());
+    let mut own = HeaderMap::with_capacity(shared.len());
+    let mut name = None;
+    for (next, value) in shared {
+        if next.is_some() {
+            name = next;
+        }
+        let Some(name) = name.clone() else { continue };
+        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or(value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        own.append(name, copy);
+    }
+    *req.headers_mut() = own;
+    if let Ok(uri) = req.uri().to_string().parse() {
+        *req.uri_mut() = uri;
+    }
 }
 
 /// The HTTP connection settings. HTTP/1's read buffer is capped at its
@@ -309,4 +335,42 @@ async fn attach(app: &AppState) -> Result<Router, String> {
         app.clone(),
         crate::security::check_origin,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderValue, Request};
+    use bytes::Bytes;
+
+    /// What a session keeps of its request (the head) no longer pins the
+    /// connection's read buffer.
+    #[test]
+    fn a_detached_head_shares_nothing_with_the_read_buffer() {
+        let buffer = Bytes::from(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\norigin: https://a.example\r\n"
+                .to_vec(),
+        );
+        let value = HeaderValue::from_maybe_shared(buffer.slice(60..77)).unwrap();
+        let uri = axum::http::Uri::from_maybe_shared(buffer.slice(4..41)).unwrap();
+        let mut req = Request::builder().uri(uri).body(()).unwrap();
+        req.headers_mut().insert("origin", value);
+        req.headers_mut()
+            .append("x-many", HeaderValue::from_static("1"));
+        req.headers_mut()
+            .append("x-many", HeaderValue::from_static("2"));
+        let mut sensitive = HeaderValue::from_static("Bearer t");
+        sensitive.set_sensitive(true);
+        req.headers_mut().insert("authorization", sensitive);
+        assert!(!buffer.is_unique());
+        super::detach_head(&mut req);
+        assert!(
+            buffer.is_unique(),
+            "a header value still points into the buffer"
+        );
+        assert_eq!(req.headers()["origin"], "https://a.example");
+        let many: Vec<_> = req.headers().get_all("x-many").iter().collect();
+        assert_eq!(many, ["1", "2"]);
+        assert!(req.headers()["authorization"].is_sensitive());
+        assert_eq!(req.uri(), "/socket.io/?EIO=4&transport=websocket");
+    }
 }

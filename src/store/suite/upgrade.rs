@@ -32,14 +32,23 @@ async fn a_chat_of_the_previous_layout_is_folded_into_the_index() {
         m.seq = seq as u64 + 1;
         let json = serde_json::to_string(&m).unwrap();
         let seq = m.seq.to_string();
-        redis_cli(server.port(), &["ZADD", &format!("{tag}:hist"), &seq, &json]);
+        redis_cli(
+            server.port(),
+            &["ZADD", &format!("{tag}:hist"), &seq, &json],
+        );
         redis_cli(server.port(), &["HSET", &format!("{tag}:ids"), &m.id, &seq]);
-        redis_cli(server.port(), &["HSET", &format!("{tag}:ms"), &seq, &at.to_string()]);
+        redis_cli(
+            server.port(),
+            &["HSET", &format!("{tag}:ms"), &seq, &at.to_string()],
+        );
         old.push(m);
     }
     redis_cli(server.port(), &["SET", &format!("{tag}:seq"), "2"]);
     let cid = format!("{}|{}", old[0].id, now + 60_000);
-    redis_cli(server.port(), &["HSET", &format!("{tag}:cids"), "alice\nc-1", &cid]);
+    redis_cli(
+        server.port(),
+        &["HSET", &format!("{tag}:cids"), "alice\nc-1", &cid],
+    );
 
     // A retry of the old clientId finds the stored message.
     match s
@@ -51,8 +60,16 @@ async fn a_chat_of_the_previous_layout_is_folded_into_the_index() {
         other => panic!("expected the old message back, got {other:?}"),
     }
     let exists = |key: &str| redis_cli(server.port(), &["EXISTS", &format!("{tag}:{key}")]);
-    assert_eq!(exists("cids").trim(), "0", "the old clientIds are folded in");
-    assert_eq!(exists("ms").trim(), "0", "the old creation times are folded in");
+    assert_eq!(
+        exists("cids").trim(),
+        "0",
+        "the old clientIds are folded in"
+    );
+    assert_eq!(
+        exists("ms").trim(),
+        "0",
+        "the old creation times are folded in"
+    );
     assert_eq!(s.seq_of("old", &old[1].id).await.unwrap(), Some(2));
 
     // Trimming by age reads the folded creation times: the 10 s old first
@@ -102,5 +119,8 @@ async fn the_history_ttl_is_set_when_written_not_on_every_append() {
     assert!((86_400..=97_201).contains(&ttl("ids")), "{}", ttl("ids"));
     redis_cli(server.port(), &["EXPIRE", &format!("{tag}:hist"), "90000"]);
     append(now + 1_000).await;
-    assert!(ttl("hist") <= 90_000, "not renewed within an eighth of a day");
+    assert!(
+        ttl("hist") <= 90_000,
+        "not renewed within an eighth of a day"
+    );
 }
