@@ -5,6 +5,14 @@
 //! (`switchboard_fanout_bytes_total{direction}`,
 //! `switchboard_fanout_received_total`).
 //!
+//! **Own echoes.** Every node subscribes to the channel it broadcasts on, so
+//! Redis hands each request back to the node that published it, and the
+//! adapter would decode the whole request only to find its own node id and
+//! drop it. The driver drops those echoes before decoding: a request is a
+//! MessagePack array whose first element is the sender's node id, so the
+//! first bytes of this node's requests (learnt from its first publish)
+//! identify them.
+//!
 //! **Trace carrier.** When traces are exported and a message is published
 //! inside a traced span (a `message:new` handler, say), the frame on the
 //! Redis channel is `0xC1, len, traceparent, payload`. `0xC1` is a byte
@@ -17,7 +25,7 @@
 //! nodes. Nodes of a cluster must all understand it (every version since
 //! traces exist does); with traces off nothing is ever framed.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use futures::StreamExt;
 use socketioxide_core::adapter::remote_packet::{RequestIn, RequestTypeIn};
@@ -36,6 +44,8 @@ const CARRIER: u8 = 0xC1;
 pub struct MeteredDriver {
     inner: FredDriver,
     app: Weak<App>,
+    /// The first bytes of this node's requests (see "Own echoes").
+    own: Arc<OnceLock<Vec<u8>>>,
 }
 
 impl MeteredDriver {
@@ -43,8 +53,26 @@ impl MeteredDriver {
         Self {
             inner,
             app: Arc::downgrade(app),
+            own: Arc::default(),
         }
     }
+}
+
+/// Request channels (`…-request#ns#` and `…-request#ns#node#`), as opposed
+/// to the response channels.
+fn is_request(chan: &str) -> bool {
+    chan.contains("-request#")
+}
+
+/// The sender prefix of an adapter request: the array header and the node
+/// id, a MessagePack fixstr (a `Uid` is 16 characters).
+fn origin(payload: &[u8]) -> Option<&[u8]> {
+    let (&array, rest) = payload.split_first()?;
+    let (&tag, _) = rest.split_first()?;
+    if array & 0xf0 != 0x90 || !(0xa1..=0xbf).contains(&tag) {
+        return None;
+    }
+    payload.get(..2 + (tag & 0x1f) as usize)
 }
 
 /// `payload` framed with the trace context of the current span, when there
@@ -103,6 +131,11 @@ impl Driver for MeteredDriver {
     type Error = <FredDriver as Driver>::Error;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
+        if self.own.get().is_none() && is_request(&chan) {
+            if let Some(o) = origin(&val) {
+                let _ = self.own.set(o.to_vec());
+            }
+        }
         let val = if traces::enabled() { frame(val) } else { val };
         metrics::fanout_sent_bytes(val.len());
         self.inner.publish(chan, val).await
@@ -115,6 +148,7 @@ impl Driver for MeteredDriver {
     ) -> Result<MessageStream<ChanItem>, Self::Error> {
         let mut inner = self.inner.subscribe(chan, size).await?;
         let app = self.app.clone();
+        let own = self.own.clone();
         // Same buffer as the adapter asked for; the forwarder ends when
         // either side goes away (unsubscribe drops the inner sender, the
         // adapter drops the outer receiver).
@@ -123,6 +157,9 @@ impl Driver for MeteredDriver {
             while let Some((chan, item)) = inner.next().await {
                 metrics::fanout_received(item.len());
                 let (carried, payload) = unframe(item);
+                if is_request(&chan) && own.get().is_some_and(|o| origin(&payload) == Some(o)) {
+                    continue;
+                }
                 if let Some(tp) = carried {
                     record_delivery(&app, &tp, &payload);
                 }
@@ -158,6 +195,34 @@ mod tests {
         assert_eq!(frame(payload.clone()), payload);
         assert_eq!(unframe(vec![CARRIER]), (None, vec![CARRIER]));
         assert_eq!(unframe(vec![CARRIER, 9, 1]), (None, vec![CARRIER, 9, 1]));
+    }
+
+    /// The prefix names the sending node: equal for every request of one
+    /// node, different between nodes, absent from responses' shape.
+    #[test]
+    fn a_request_starts_with_its_sender() {
+        use socketioxide_core::adapter::remote_packet::{RequestOut, RequestTypeOut};
+        use socketioxide_core::adapter::BroadcastOptions;
+        use socketioxide_core::Uid;
+        let opts = BroadcastOptions::default();
+        let (a, b) = (Uid::new(), Uid::new());
+        let encode = |uid: Uid| {
+            rmp_serde::to_vec(&RequestOut::new(
+                uid,
+                RequestTypeOut::DisconnectSockets,
+                &opts,
+            ))
+            .unwrap()
+        };
+        let (a1, a2, b1) = (encode(a), encode(a), encode(b));
+        assert!(origin(&a1).is_some());
+        assert_eq!(origin(&a1), origin(&a2));
+        assert_ne!(origin(&a1), origin(&b1));
+        let decoded: RequestIn = rmp_serde::from_slice(&a1).unwrap();
+        assert_eq!(decoded.node_id, a);
+        assert_eq!(origin(&[0x92, 0x01]), None);
+        assert!(is_request("sio-request#/#"));
+        assert!(!is_request("sio-response#/#abc#"));
     }
 
     #[test]
