@@ -148,3 +148,27 @@ impl Conn {
         self.gate.lock().take();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What every connection holds for as long as it lives, whatever it
+    /// does: its state and the slots of its queue (tokio allocates the
+    /// first block of 32 slots up front). Together with the idle worker
+    /// (`dispatch::tests::an_idle_worker_is_small`), the engine's channel
+    /// slot (vendor/engineioxide) and the detached request head
+    /// (`server::tests`), this is the per-connection budget of
+    /// docs/benchmarks.md, asserted as sizes.
+    #[test]
+    fn per_connection_state_stays_within_its_budget() {
+        let conn = std::mem::size_of::<Conn>();
+        assert!(conn <= 512, "Conn is {conn} bytes");
+        assert_eq!(
+            std::mem::size_of::<Box<Job>>(),
+            std::mem::size_of::<usize>(),
+            "a queue slot is one pointer"
+        );
+        assert!(std::mem::size_of::<Job>() > 8 * std::mem::size_of::<usize>());
+    }
+}
