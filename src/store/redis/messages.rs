@@ -141,7 +141,12 @@ for _ = 1, 100 do
   if e then
     local mid, c = string.match(e, '^[^|]*|([^|]*)|(.*)$')
     if mid and mid ~= '' then table.insert(del, mid) end
-    if c and c ~= '' then table.insert(del, c) end
+    if c and c ~= '' then
+      -- Only if the clientId still names this message (it may have been
+      -- reused, after its record expired, by a newer one).
+      local cur = redis.call('HGET', KEYS[4], c)
+      if cur and string.sub(cur, 1, #mid + 1) == mid .. '|' then table.insert(del, c) end
+    end
   end
   redis.call('HDEL', KEYS[4], unpack(del))
   redis.call('ZREMRANGEBYSCORE', KEYS[3], lo, lo)

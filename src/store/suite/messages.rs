@@ -147,6 +147,26 @@ pub(super) async fn message_suite(chats: &dyn ChatStore, s: &dyn MessageStore) {
     again.max_messages = 5;
     assert_eq!(stored(s, again).await.seq, 9);
 
+    // A clientId reused after its record expired names the new message:
+    // trimming the old one does not forget the new one's record.
+    chats.create_chat(&chat("m4", &["alice"])).await.unwrap();
+    let mut old = msg("m4", "alice", "old", Some("reused"), now);
+    (old.client_id_ttl_secs, old.max_messages) = (0, 2);
+    assert_eq!(stored(s, old).await.seq, 1);
+    let mut new = msg("m4", "alice", "new", Some("reused"), now);
+    new.max_messages = 2;
+    let new = stored(s, new).await;
+    assert_eq!(new.seq, 2, "the expired record does not dedupe");
+    let mut filler = msg("m4", "alice", "filler", None, now);
+    filler.max_messages = 2;
+    assert_eq!(stored(s, filler).await.seq, 3);
+    let mut retry = msg("m4", "alice", "new, retried", Some("reused"), now);
+    retry.max_messages = 2;
+    match s.append(retry).await.unwrap() {
+        Appended::Duplicate(m) => assert_eq!((m.id, m.seq), (new.id, 2)),
+        other => panic!("expected the second message back, got {other:?}"),
+    }
+
     // Trimming by age.
     chats.create_chat(&chat("m3", &["alice"])).await.unwrap();
     for i in 0..3 {
