@@ -178,8 +178,14 @@ mod tests {
         assert!(!r.is_allocated());
         assert_eq!(r.summary(), Latency::default());
         r.merge(&Recorder::default());
-        assert!(!r.is_allocated(), "merging an empty recorder allocates nothing");
-        assert_eq!(std::mem::size_of::<Recorder>(), std::mem::size_of::<usize>());
+        assert!(
+            !r.is_allocated(),
+            "merging an empty recorder allocates nothing"
+        );
+        assert_eq!(
+            std::mem::size_of::<Recorder>(),
+            std::mem::size_of::<usize>()
+        );
         r.record(Duration::from_millis(3));
         assert!(r.is_allocated());
         assert_eq!(r.summary().count, 1);
