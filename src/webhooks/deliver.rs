@@ -27,7 +27,15 @@ pub async fn enqueue(app: &App, d: &Delivery) -> Result<(), crate::store::error:
         _ => d,
     };
     let q = &app.stores.webhooks;
-    q.remember(d, app.config.webhooks.correlation_ttl).await?;
+    // Answering needs the chat, the bot and the cache key, not the event:
+    // the record kept for the reply window is the delivery without it.
+    let answerable = Delivery {
+        data: serde_json::Value::Null,
+        traceparent: None,
+        ..d.clone()
+    };
+    q.remember(&answerable, app.config.webhooks.correlation_ttl)
+        .await?;
     q.enqueue(d).await?;
     crate::telemetry::metrics::webhook("queued");
     app.webhook_wakeup();

@@ -66,9 +66,15 @@ pub trait WebhookQueue: Send + Sync + 'static {
     /// The newest dead letters: `{ delivery, error, at }`.
     async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Value>>;
     async fn depths(&self) -> StoreResult<Depths>;
-    /// Remembers a delivery under its correlation id for `ttl`.
+    /// Remembers a delivery under its correlation id for `ttl` (the reply
+    /// window).
     async fn remember(&self, d: &Delivery, ttl: Duration) -> StoreResult<()>;
+    /// The remembered delivery of a correlation id that was not answered
+    /// yet and whose window has not passed.
     async fn recall(&self, correlation_id: &str) -> StoreResult<Option<Delivery>>;
-    /// Marks a correlation id answered; `false` if it already was.
+    /// Marks a correlation id answered for `ttl`, and forgets its delivery;
+    /// `false` if it already was answered.
     async fn mark_answered(&self, correlation_id: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Whether a correlation id was answered within the last `ttl`.
+    async fn is_answered(&self, correlation_id: &str) -> StoreResult<bool>;
 }

@@ -42,8 +42,14 @@ pub async fn inbound(
     correlation_id: &str,
     replies: Vec<Reply>,
 ) -> Result<usize, ReplyError> {
-    let Some(d) = app.stores.webhooks.recall(correlation_id).await? else {
-        return Err(ReplyError::UnknownCorrelation);
+    let q = &app.stores.webhooks;
+    let Some(d) = q.recall(correlation_id).await? else {
+        // An answered correlation id keeps only its mark.
+        return Err(if q.is_answered(correlation_id).await? {
+            ReplyError::AlreadyAnswered
+        } else {
+            ReplyError::UnknownCorrelation
+        });
     };
     handle(app, &d, replies).await
 }

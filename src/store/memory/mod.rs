@@ -31,8 +31,6 @@ use crate::notifications::Notification;
 use crate::presence::Record;
 use crate::webhooks::cache::{Stats, Waiter};
 
-use crate::webhooks::queue::Delivery;
-
 #[derive(Default)]
 struct ChatLog {
     last_seq: u64,
@@ -85,22 +83,10 @@ struct State {
     call_history: HashMap<String, VecDeque<HistoryEntry>>,
     /// user → (queued events, expiry)
     inbox: HashMap<String, (VecDeque<Queued>, Instant)>,
-    webhooks: WebhookState,
+    webhooks: webhooks::WebhookState,
     cache: CacheState,
     /// rate-limit key → theoretical arrival time (ms since `epoch`)
     rate: HashMap<String, f64>,
-}
-
-#[derive(Default)]
-struct WebhookState {
-    /// id → (delivery, due)
-    ready: HashMap<String, (Delivery, Instant)>,
-    /// id → (delivery, lease expiry)
-    inflight: HashMap<String, (Delivery, Instant)>,
-    dead: VecDeque<serde_json::Value>,
-    /// correlation id → (delivery, expiry)
-    corr: HashMap<String, (Delivery, Instant)>,
-    answered: HashMap<String, Instant>,
 }
 
 #[derive(Default)]

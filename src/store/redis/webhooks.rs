@@ -6,8 +6,8 @@
 //! | `P{wh}:inflight` | zset | delivery id → lease expiry (ms) | none |
 //! | `P{wh}:d` | hash | delivery id → delivery JSON | none (removed on ack) |
 //! | `P{wh}:dead` | list | `{ delivery, error, at }`, newest first | none, 10,000 entries |
-//! | `P{wh:c:CORR}` | string | the delivery of a correlation id | 1 day |
-//! | `P{wh:c:CORR}:done` | string | set once the correlation id was answered | 1 day |
+//! | `P{wh:c:CORR}` | string | what answering a correlation id needs (its delivery without the event data), deleted when answered | the reply window (`SB_WEBHOOK_REPLY_WINDOW_SECS`) |
+//! | `P{wh:c:CORR}:done` | string | set once the correlation id was answered | the reply window |
 //! | `P{rc:H}` | hash | `key`, `replies`, `fresh`, `stale` (ms) of a reply-cache entry | TTL + stale window |
 //! | `P{rc:H}:lead`, `:waiters`, `:refresh` | string, list, string | the leading request, the identical requests waiting, the refresh lock | lead time |
 //! | `Prc:index` | zset | cache key → end of its stale window (ms) | none (pruned on put) |
@@ -212,20 +212,34 @@ impl WebhookQueue for RedisStore {
     }
 
     async fn mark_answered(&self, corr: &str, ttl: Duration) -> StoreResult<bool> {
-        let r: Option<String> = self
+        let key = self.corr_key(corr);
+        let first: i64 = self
+            .eval(&ANSWER, vec![format!("{key}:done"), key], vec![ms(ttl)])
+            .await?;
+        Ok(first == 1)
+    }
+
+    async fn is_answered(&self, corr: &str) -> StoreResult<bool> {
+        let n: i64 = self
             .client
-            .set(
-                format!("{}:done", self.corr_key(corr)),
-                "1",
-                Some(Expiration::PX(ttl.as_millis() as i64)),
-                Some(SetOptions::NX),
-                false,
-            )
+            .exists(format!("{}:done", self.corr_key(corr)))
             .await
             .map_err(map_err)?;
-        Ok(r.is_some())
+        Ok(n > 0)
     }
 }
+
+/// KEYS: done, corr. ARGV: ttl ms. Marks a correlation id answered (1), or
+/// finds it already was (0); an answered id keeps only its mark.
+static ANSWER: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r#"
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', tonumber(ARGV[1])) then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+"#,
+    )
+});
 
 /// KEYS: entry. Returns {replies, 'fresh'|'stale'} or {}.
 static CACHE_GET: LazyLock<Script> = LazyLock::new(|| {

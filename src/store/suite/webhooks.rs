@@ -67,6 +67,21 @@ pub(super) async fn webhook_suite(s: &dyn crate::webhooks::queue::WebhookQueue) 
     s.remember(&d("c"), long).await.unwrap();
     assert_eq!(s.recall("corr-c").await.unwrap(), Some(d("c")));
     assert_eq!(s.recall("corr-none").await.unwrap(), None);
+    assert!(!s.is_answered("corr-c").await.unwrap());
     assert!(s.mark_answered("corr-c", long).await.unwrap());
     assert!(!s.mark_answered("corr-c", long).await.unwrap());
+    assert!(s.is_answered("corr-c").await.unwrap());
+    assert_eq!(
+        s.recall("corr-c").await.unwrap(),
+        None,
+        "an answered id keeps only its mark"
+    );
+    // Both records expire with the reply window.
+    let window = Duration::from_millis(200);
+    s.remember(&d("e"), window).await.unwrap();
+    s.remember(&d("f"), window).await.unwrap();
+    assert!(s.mark_answered("corr-f", window).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.recall("corr-e").await.unwrap(), None, "expired");
+    assert!(!s.is_answered("corr-f").await.unwrap(), "the mark expired");
 }
