@@ -28,8 +28,10 @@ pub struct WebhookConfig {
     pub backoff: Duration,
     pub concurrency: usize,
     pub tolerance: Duration,
-    /// How long a correlation id can be answered.
+    /// How long a correlation id can be answered (the reply window).
     pub correlation_ttl: Duration,
+    /// How often the worker polls the queue when nothing wakes it.
+    pub poll: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -124,7 +126,8 @@ pub(super) fn read_webhooks(r: &mut Reader) -> WebhookConfig {
         backoff: r.ms("SB_WEBHOOK_BACKOFF_MS"),
         concurrency: r.ranged("SB_WEBHOOK_CONCURRENCY") as usize,
         tolerance: r.secs("SB_WEBHOOK_TOLERANCE_SECS"),
-        correlation_ttl: Duration::from_secs(86400),
+        correlation_ttl: r.secs("SB_WEBHOOK_REPLY_WINDOW_SECS"),
+        poll: r.ms("SB_WEBHOOK_POLL_MS"),
     };
     if let Some(url) = &webhooks.url {
         if !(url.starts_with("http://") || url.starts_with("https://")) {

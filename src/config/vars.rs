@@ -113,6 +113,8 @@ vars! {
     "SB_WEBHOOK_BACKOFF_MS" = "1000" [10, 3_600_000] : "Delay before the first retry; doubled after each failure.";
     "SB_WEBHOOK_CONCURRENCY" = "16" [1, 1024] : "Deliveries in flight at once, per node.";
     "SB_WEBHOOK_TOLERANCE_SECS" = "300" [1, 86400] : "Inbound replies: the signature timestamp may differ from now by at most this.";
+    "SB_WEBHOOK_REPLY_WINDOW_SECS" = "3600" [1, 7 * 86400] : "How long a delivery's correlation id can be answered (inbound replies); its records expire then.";
+    "SB_WEBHOOK_POLL_MS" = "250" [10, 3_600_000] : "How often the delivery worker looks for due retries when nothing wakes it (a new delivery or a finished one does).";
     "SB_CACHE_RULES" = "" : "Cacheable bot requests: `PATTERN global|user [day]; ...`, PATTERN matched against the trimmed, lower-cased message (trailing * = prefix).";
     "SB_CACHE_TTL_SECS" = "300" [1, 30 * 86400] : "A cached reply is fresh this long.";
     "SB_CACHE_STALE_SECS" = "3600" [0, 30 * 86400] : "After that, served stale (and refreshed once in the background) this long.";

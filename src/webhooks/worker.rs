@@ -13,10 +13,15 @@ use crate::telemetry::{metrics, traces};
 
 /// Largest automation response read, in bytes.
 const MAX_RESPONSE: usize = 1024 * 1024;
-/// How often the queue is polled when nothing wakes the worker.
-const POLL: Duration = Duration::from_millis(250);
-
 /// Runs forever (when a webhook URL is configured).
+///
+/// The worker claims as many due deliveries as it has free slots
+/// (`SB_WEBHOOK_CONCURRENCY`), and claims again as soon as a slot frees: a
+/// finished delivery is what wakes it while a backlog lasts, so a backlog
+/// drains at the backend's pace. When the queue had fewer due deliveries
+/// than free slots, it waits for a new delivery on this node or for the
+/// poll (`SB_WEBHOOK_POLL_MS`: retries coming due, deliveries queued on
+/// other nodes, leases of dead nodes).
 pub async fn run(app: AppState) {
     let cfg = &app.config.webhooks;
     if cfg.url.is_none() {
@@ -37,27 +42,46 @@ pub async fn run(app: AppState) {
     // A node that dies mid-delivery loses its lease after this long; another
     // node then sends the delivery again.
     let lease = cfg.timeout * 2 + Duration::from_secs(1);
+    let mut wait = false;
     loop {
-        tokio::select! {
-            _ = app.webhook_notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
+        if wait {
+            tokio::select! {
+                _ = app.webhook_notified() => {}
+                _ = tokio::time::sleep(cfg.poll) => {}
+            }
         }
-        let free = slots.available_permits();
+        // One free slot first: while every slot is busy, the next claim
+        // waits for a delivery to finish.
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
+        };
         // Draining: the attempts in flight finish; nothing new is claimed
         // (another node takes the rest).
-        if free == 0 || app.is_draining() {
+        if app.is_draining() {
+            drop(first);
+            wait = true;
             continue;
         }
+        let free = slots.available_permits() + 1;
         let batch = match app.stores.webhooks.claim(free, lease).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook: could not claim deliveries");
+                wait = true;
                 continue;
             }
         };
+        // Fewer due than free slots: the queue is empty for now.
+        wait = batch.len() < free;
+        let mut first = Some(first);
         for d in batch {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
+            let permit = match first.take() {
+                Some(p) => p,
+                // Free when counted, and only this loop takes slots.
+                None => match slots.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
             };
             let (app, client) = (app.clone(), client.clone());
             let attempt = app.0.webhook_attempt();

@@ -24,6 +24,8 @@ pub enum Mode {
     Stall,
     /// Wait, then 200 `{ replies }`.
     Late(Duration, Vec<Value>),
+    /// Wait until [`Automation::open_gate`], then 200 `{ replies }`.
+    Gate(Vec<Value>),
 }
 
 /// One request the automation received.
@@ -35,11 +37,14 @@ pub struct Received {
     pub at: Instant,
 }
 
-#[derive(Default)]
 struct Inner {
     next: VecDeque<Mode>,
     default: Option<Mode>,
     received: Vec<Received>,
+    /// Requests being answered now, and the most at once.
+    open: usize,
+    most_open: usize,
+    gate: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Clone)]
@@ -48,7 +53,26 @@ pub struct Automation {
     inner: Arc<Mutex<Inner>>,
 }
 
+/// Counts a request as open until dropped (also when the node gives up on it).
+struct Open(Arc<Mutex<Inner>>);
+
+impl Open {
+    fn new(inner: &Arc<Mutex<Inner>>) -> Self {
+        let mut i = inner.lock();
+        i.open += 1;
+        i.most_open = i.most_open.max(i.open);
+        Self(inner.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.lock().open -= 1;
+    }
+}
+
 async fn hook(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, raw: Bytes) -> Response {
+    let _open = Open::new(&inner);
     let mode = {
         let mut i = inner.lock();
         i.received.push(Received {
@@ -70,6 +94,11 @@ async fn hook(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, raw: B
             tokio::time::sleep(d).await;
             axum::Json(json!({ "replies": r })).into_response()
         }
+        Mode::Gate(r) => {
+            let mut gate = inner.lock().gate.subscribe();
+            let _ = gate.wait_for(|open| *open).await;
+            axum::Json(json!({ "replies": r })).into_response()
+        }
     }
 }
 
@@ -77,8 +106,12 @@ impl Automation {
     /// Listens on 127.0.0.1:0; requests get `default` unless told otherwise.
     pub async fn start(default: Mode) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
+            next: VecDeque::new(),
             default: Some(default),
-            ..Default::default()
+            received: Vec::new(),
+            open: 0,
+            most_open: 0,
+            gate: tokio::sync::watch::channel(false).0,
         }));
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(hook))
@@ -96,6 +129,21 @@ impl Automation {
 
     pub fn set_default(&self, mode: Mode) {
         self.inner.lock().default = Some(mode);
+    }
+
+    /// Lets every request held by [`Mode::Gate`] (and later ones) through.
+    pub fn open_gate(&self) {
+        self.inner.lock().gate.send_replace(true);
+    }
+
+    /// The most requests that were being answered at once.
+    pub fn most_at_once(&self) -> usize {
+        self.inner.lock().most_open
+    }
+
+    /// How many requests arrived.
+    pub fn count(&self) -> usize {
+        self.inner.lock().received.len()
     }
 
     pub fn received(&self) -> Vec<Received> {

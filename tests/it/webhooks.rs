@@ -430,3 +430,82 @@ async fn configured_event_kinds_are_sent_without_a_bot() {
     // Nobody types: there is no bot.
     cb.expect_none("message:typing", QUIET).await;
 }
+
+/// A backlog drains as fast as the backend answers, at the configured
+/// concurrency: a finished delivery wakes the worker, not the poll (set to
+/// an hour here, so only wake-ups move the queue). Memory and Redis.
+#[tokio::test]
+async fn a_backlog_drains_at_the_configured_concurrency_not_at_the_poll() {
+    use switchboard::webhooks::queue::Delivery;
+    const BACKLOG: usize = 2_000;
+    const CONCURRENCY: usize = 8;
+    for on_redis in [false, true] {
+        let auto = Automation::start(Mode::Gate(vec![])).await;
+        let setup = |c: &mut Config| {
+            configure(c, &auto.url);
+            c.webhooks.timeout = Duration::from_secs(60);
+            c.webhooks.concurrency = CONCURRENCY;
+            c.webhooks.poll = Duration::from_secs(3600);
+        };
+        let node = if on_redis {
+            TestApp::cluster_with(1, false, setup).await.remove(0)
+        } else {
+            TestApp::memory().with(setup).start().await
+        };
+        let app = node.app();
+        for i in 0..BACKLOG {
+            let d = Delivery {
+                id: unique("d"),
+                correlation_id: unique("corr"),
+                event: "presence:update".into(),
+                chat_id: None,
+                bot_id: None,
+                sender_id: Some("u".into()),
+                data: json!({ "i": i }),
+                attempt: 0,
+                created_ms: switchboard::time::now_ms(),
+                cache_key: None,
+                refresh: false,
+                traceparent: None,
+            };
+            switchboard::webhooks::deliver::enqueue(app, &d)
+                .await
+                .unwrap();
+        }
+        // The backend stalls: the worker holds CONCURRENCY requests open
+        // and the rest wait in the queue.
+        auto.wait_for(CONCURRENCY, T).await;
+        tokio::time::sleep(QUIET).await;
+        assert_eq!(auto.count(), CONCURRENCY, "on_redis={on_redis}");
+        let depths = app.stores.webhooks.depths().await.unwrap();
+        assert_eq!(depths.ready, BACKLOG - CONCURRENCY);
+        assert_eq!(depths.in_flight, CONCURRENCY);
+        // The backend answers: the whole backlog goes through. The bound
+        // is only for liveness (the poll would take an hour).
+        auto.open_gate();
+        let end = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let d = app.stores.webhooks.depths().await.unwrap();
+            if d.ready == 0 && d.in_flight == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "on_redis={on_redis}: the backlog stopped draining at {d:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let got = auto.received();
+        let ids: std::collections::HashSet<_> = got
+            .iter()
+            .map(|r| r.headers["x-switchboard-delivery-id"].clone())
+            .collect();
+        assert_eq!(got.len(), BACKLOG, "on_redis={on_redis}: each sent once");
+        assert_eq!(ids.len(), BACKLOG);
+        assert_eq!(
+            auto.most_at_once(),
+            CONCURRENCY,
+            "on_redis={on_redis}: never more than the configured concurrency"
+        );
+    }
+}
