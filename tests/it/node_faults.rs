@@ -207,8 +207,17 @@ async fn a_reconnect_storm_is_absorbed_and_the_registry_matches_the_sockets() {
     let users: Vec<String> = (0..N).map(|i| unique(&format!("s{i}"))).collect();
     let first = futures::future::join_all(users.iter().map(|u| nodes[0].connect(u))).await;
     let stats = |v: &serde_json::Value| v["connections"]["cluster"].as_u64().unwrap_or(0);
-    let (_, s) = nodes[1].admin("GET", "/admin/stats", None).await;
-    assert_eq!(stats(&s), N as u64, "{s}");
+    // Each node reports its count with its heartbeat: wait for the one
+    // after the last connection.
+    let end = Instant::now() + T;
+    loop {
+        let (_, s) = nodes[1].admin("GET", "/admin/stats", None).await;
+        if stats(&s) == N as u64 {
+            break;
+        }
+        assert!(Instant::now() < end, "{s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     nodes.remove(0).kill();
     for c in &first {
