@@ -23,15 +23,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 PAIRS=${PAIRS:-500}
 . loadtest/bench-lib.sh
 
-rport=$(free_port)
-mkdir -p "$work/redis"
-taskset -c "$LOAD_CPU" redis-server --port "$rport" --bind 127.0.0.1 --dir "$work/redis" \
-  --save "" --appendonly no --protected-mode no >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-redis_cpu() { redis-cli -p "$rport" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
+start_bench_redis
 hz=$(getconf CLK_TCK)
 
 for i in $(seq 1 "$RUNS"); do

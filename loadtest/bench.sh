@@ -17,7 +17,6 @@ IDLE_N=${IDLE_N:-10000}
 tck=$(getconf CLK_TCK)
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 start_node() { # start_node NAME PORT [env...] → prints pid
   local name=$1 port=$2; shift 2
@@ -43,7 +42,7 @@ results="$work/results.tsv"
 : >"$results"
 record() { printf '%s\t%s\n' "$1" "$2" >>"$results"; }
 
-echo "1/5 idle connections ($IDLE_N)" >&2
+echo "1/6 idle connections ($IDLE_N)" >&2
 p=$(free_port); pid=$(start_node idle "$p")
 sleep 1
 base_rss=$(rss_kb "$pid")
@@ -56,7 +55,7 @@ stop_node "$pid"
 record idle "$(cat "$work/idle.json")"
 record idle_rss "$base_rss $held_rss"
 
-echo "2/5 fan-out, one node, 1000 members" >&2
+echo "2/6 fan-out, one node, 1000 members" >&2
 p=$(free_port); pid=$(start_node fan "$p" SB_SOCKET_BUFFER=100000)
 for rate in 50 320; do
   t0=$(cpu_ticks "$pid")
@@ -67,7 +66,7 @@ for rate in 50 320; do
 done
 stop_node "$pid"
 
-echo "3/5 direct pairs on Redis, one node" >&2
+echo "3/6 direct pairs on Redis, one node" >&2
 p=$(free_port); pid=$(start_node direct "$p" SB_REDIS_URL="$redis" SB_REDIS_PREFIX=bd:)
 t0=$(cpu_ticks "$pid")
 load direct --url "http://127.0.0.1:$p" --pairs 500 --rate 10000 --seconds 10 --max-error-rate 1 >"$work/direct.json" || true
@@ -76,7 +75,7 @@ stop_node "$pid"
 record direct "$(cat "$work/direct.json")"
 record direct_cpu "$(( t1 - t0 ))"
 
-echo "4/5 fan-out over two nodes through Redis" >&2
+echo "4/6 fan-out over two nodes through Redis" >&2
 pa=$(free_port); pb=$(free_port)
 ida=$(start_node two-a "$pa" SB_REDIS_URL="$redis" SB_REDIS_PREFIX=b2: SB_SOCKET_BUFFER=100000)
 idb=$(start_node two-b "$pb" SB_REDIS_URL="$redis" SB_REDIS_PREFIX=b2: SB_SOCKET_BUFFER=100000)
@@ -84,11 +83,23 @@ load fanout --url "http://127.0.0.1:$pa" --url "http://127.0.0.1:$pb" --rooms 1 
 stop_node "$ida"; stop_node "$idb"
 record two_nodes "$(cat "$work/two.json")"
 
-echo "5/5 churn" >&2
+echo "5/6 churn" >&2
 p=$(free_port); pid=$(start_node churn "$p")
 load churn --url "http://127.0.0.1:$p" --concurrency 20 --seconds 10 --max-error-rate 1 >"$work/churn.json" || true
 stop_node "$pid"
 record churn "$(cat "$work/churn.json")"
+
+echo "6/6 bot round trips on Redis, one node, built-in automation backend" >&2
+p=$(free_port); bp=$(free_port)
+export SB_API_KEY="bench-api-key-0123456789abcdef" SB_ADMIN_KEY="bench-admin-key-0123456789abcdef"
+export SB_WEBHOOK_SECRET="bench-hook-secret-0123456789abcdef"
+pid=$(start_node bot "$p" SB_REDIS_URL="$redis" SB_REDIS_PREFIX=bb: SB_WEBHOOK_URL="http://127.0.0.1:$bp/hook")
+t0=$(cpu_ticks "$pid")
+load bot --url "http://127.0.0.1:$p" --listen "127.0.0.1:$bp" --users 200 --rate 5000 --seconds 10 --max-error-rate 1 >"$work/bot.json" || true
+t1=$(cpu_ticks "$pid")
+stop_node "$pid"
+record bot "$(cat "$work/bot.json")"
+record bot_cpu "$(( t1 - t0 ))"
 
 python3 - "$results" "$out" "$IDLE_N" "$tck" <<'PY'
 import json, sys, subprocess, datetime
@@ -108,7 +119,7 @@ def lat(r, k): l = r.get(k, {}); return f"p50 {l.get('p50_ms', 0):.2f} / p99 {l.
 def us_per_delivery(r, ticks):
     d = r.get('delivered', 0)
     return (int(ticks) / tck * 1e6 / d) if d else float('nan')
-f50, f300, d, two, ch = j('fanout_50'), j('fanout_320'), j('direct'), j('two_nodes'), j('churn')
+f50, f300, d, two, ch, bot = j('fanout_50'), j('fanout_320'), j('direct'), j('two_nodes'), j('churn'), j('bot')
 def mark(ok): return 'met' if ok else '**not met**'
 import os
 MARK = '<!-- analysis'
@@ -123,6 +134,7 @@ rows = [
   ('Server CPU per delivery at 50 publishes/s (≈50k deliveries/s)', f"{us_per_delivery(f50, res['fanout_50_cpu']):.2f} µs ({f50.get('delivered_per_s',0):,.0f} deliveries/s, delivery {lat(f50,'delivery_latency')})", '≤ 10 µs', mark(us_per_delivery(f50, res['fanout_50_cpu']) <= 10)),
   ('Direct pairs on Redis, one node, 10,000 msg/s offered', f"{d.get('acked',0)/max(d.get('duration_s',1),1):,.0f} acked msg/s, ack {lat(d,'ack_latency')}, errors {d.get('ack_errors',0)}", '≥ 10,000 msg/s, ack p99 < 20 ms', mark(d.get('acked',0)/max(d.get('duration_s',1),1) >= 10000*0.99 and d.get('ack_latency',{}).get('p99_ms',1e9) < 20)),
   ('Fan-out 1×1000 over two nodes through Redis, 82 publishes/s offered (81,918 deliveries/s)', f"{two.get('delivered_per_s',0):,.0f} deliveries/s, delivery {lat(two,'delivery_latency')}, {two.get('delivered',0)} of {two.get('expected_deliveries',0)}", '≥ 80,000/s, p99 < 50 ms', mark(two.get('delivered_per_s',0) >= 80000*0.99 and two.get('delivery_latency',{}).get('p99_ms',1e9) < 50)),
+  ('Bot round trips on Redis, one node, 200 users, 5,000 msg/s offered (user → webhook → reply → user)', f"{bot.get('delivered',0)/max(bot.get('duration_s',1),1):,.0f} round trips/s, {us_per_delivery(bot, res.get('bot_cpu', 0)):.0f} µs node CPU each, round trip {lat(bot,'delivery_latency')}, {bot.get('delivered',0)} of {bot.get('sent',0)} back, {bot.get('bad_signatures',0)} bad signatures, {bot.get('duplicates',0)} duplicates", '≥ 5,000/s, p99 < 50 ms, ≤ 100 µs', mark(bot.get('delivered',0)/max(bot.get('duration_s',1),1) >= 5000*0.99 and bot.get('delivery_latency',{}).get('p99_ms',1e9) < 50)),
   ('Churn, 20 loops', f"{ch.get('cycles',0)/max(ch.get('duration_s',1),1):,.0f} connect+disconnect cycles/s, handshake {lat(ch,'handshake')}", '—', '—'),
 ]
 with open(out, 'w') as f:
@@ -146,10 +158,10 @@ report is below the table.
     for r in rows:
         f.write('| ' + ' | '.join(r) + ' |\n')
     f.write('\n## Raw reports\n\n```\n')
-    for k in ['idle', 'fanout_50', 'fanout_320', 'direct', 'two_nodes', 'churn']:
+    for k in ['idle', 'fanout_50', 'fanout_320', 'direct', 'two_nodes', 'churn', 'bot']:
         f.write(f"{k}: {res.get(k, '')}\n")
     f.write(f"idle RSS (KB) baseline/held: {res['idle_rss']}\n")
-    f.write(f"server CPU ticks (1/{tck} s): fanout_50 {res['fanout_50_cpu']}, fanout_320 {res['fanout_320_cpu']}, direct {res['direct_cpu']}\n")
+    f.write(f"server CPU ticks (1/{tck} s): fanout_50 {res['fanout_50_cpu']}, fanout_320 {res['fanout_320_cpu']}, direct {res['direct_cpu']}, bot {res.get('bot_cpu', '')}\n")
     f.write('```\n')
     if kept:
         f.write('\n' + kept)

@@ -87,6 +87,37 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Users each in a chat with a bot; the nodes' webhooks go to a
+    /// built-in automation backend that verifies signatures and replies.
+    /// Round trip user → webhook → reply → user, open loop.
+    Bot {
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The nodes' SB_API_KEY (chats are created over HTTP).
+        #[arg(long, env = "SB_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// The nodes' SB_ADMIN_KEY, to sample the webhook queue.
+        #[arg(long, env = "SB_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        /// The nodes' SB_WEBHOOK_SECRET.
+        #[arg(long, env = "SB_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: String,
+        /// Where the backend listens (SB_WEBHOOK_URL=http://ADDR/hook).
+        #[arg(long, default_value = "127.0.0.1:3900")]
+        listen: std::net::SocketAddr,
+        /// The backend answers after this delay.
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+        /// Share of requests the backend answers 503 (0 to 1).
+        #[arg(long, default_value_t = 0.0)]
+        error_rate: f64,
+        #[arg(long, default_value = "lt-bot")]
+        bot_id: String,
+    },
     /// Connect/disconnect loops.
     Churn {
         #[arg(long, default_value_t = 20)]
@@ -155,6 +186,36 @@ async fn main() -> ExitCode {
                 progress,
             )
             .await
+        }
+        Scenario::Bot {
+            users,
+            rate,
+            seconds,
+            api_key,
+            admin_key,
+            webhook_secret,
+            listen,
+            delay_ms,
+            error_rate,
+            bot_id,
+        } => {
+            let run = switchboard_loadtest::bot::BotRun {
+                users,
+                rate,
+                duration: secs(seconds),
+                api_key,
+                admin_key,
+                bot_id,
+                backend: switchboard_loadtest::bot::Backend {
+                    listen,
+                    secret: webhook_secret,
+                    delay: Duration::from_millis(delay_ms),
+                    error_rate,
+                },
+                connect_rate: c.connect_rate,
+                progress,
+            };
+            switchboard_loadtest::bot::bot(&target, run).await
         }
         Scenario::Churn {
             concurrency,

@@ -77,12 +77,36 @@ pub struct Report {
     pub handshake: Latency,
     pub ack_latency: Latency,
     pub delivery_latency: Latency,
+    /// `bot`: requests the built-in automation backend received.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub backend_received: u64,
+    /// `bot`: requests whose signature did not verify.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bad_signatures: u64,
+    /// `bot`: deliveries received again after they were answered.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicates: u64,
+    /// `bot`: requests answered 503 on purpose (`--error-rate`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub backend_refused: u64,
+    /// `bot`: the webhook queue (ready + in flight), largest sample.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub queue_max: u64,
+    /// `bot`: the webhook queue, mean of the samples.
+    pub queue_mean: f64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Report {
-    /// Errors of every kind: failed connects, failed acks, missing deliveries.
+    /// Errors of every kind: failed connects, failed acks, missing
+    /// deliveries, bad signatures and duplicate deliveries.
     pub fn errors(&self) -> u64 {
         self.connect_errors
+            + self.bad_signatures
+            + self.duplicates
             + self.ack_errors
             + self.sent.saturating_sub(self.acked + self.ack_errors)
             + self.expected_deliveries.saturating_sub(self.delivered)
@@ -145,6 +169,22 @@ impl Report {
                     ),
                 );
             }
+        }
+        if self.backend_received > 0 {
+            row(
+                "backend",
+                format!(
+                    "{} requests, {} bad signatures, {} duplicates, {} refused (503)",
+                    self.backend_received,
+                    self.bad_signatures,
+                    self.duplicates,
+                    self.backend_refused
+                ),
+            );
+            row(
+                "webhook queue",
+                format!("max {}, mean {:.1}", self.queue_max, self.queue_mean),
+            );
         }
         row("error rate", format!("{:.4}", self.error_rate()));
         out

@@ -58,7 +58,7 @@ pub async fn ramp(
     (clients, handshake, failed)
 }
 
-async fn close_all(clients: Vec<Client>) -> Recorders {
+pub(crate) async fn close_all(clients: Vec<Client>) -> Recorders {
     let mut all = Recorders::default();
     let closes = clients.into_iter().map(Client::close);
     for r in futures::future::join_all(closes).await {
@@ -68,7 +68,13 @@ async fn close_all(clients: Vec<Client>) -> Recorders {
     all
 }
 
-fn finish(name: &str, started: Instant, stats: &Stats, rec: &Recorders, mut r: Report) -> Report {
+pub(crate) fn finish(
+    name: &str,
+    started: Instant,
+    stats: &Stats,
+    rec: &Recorders,
+    mut r: Report,
+) -> Report {
     r.scenario = name.to_string();
     r.duration_s = started.elapsed().as_secs_f64();
     r.acked = stats.acked.load(Ordering::Relaxed);
@@ -166,20 +172,20 @@ fn progress_line(stats: Arc<Stats>, sent: Arc<AtomicU64>) -> tokio::task::JoinHa
 const GRACE: Duration = Duration::from_secs(3);
 
 /// The sending phase shared by `fanout` and `direct`.
-struct Publish {
+pub(crate) struct Publish {
     /// Messages per second, over all senders.
-    rate: f64,
-    duration: Duration,
+    pub rate: f64,
+    pub duration: Duration,
     /// How many members receive each message.
-    recipients: u64,
-    progress: bool,
+    pub recipients: u64,
+    pub progress: bool,
 }
 
 impl Publish {
     /// Runs every sender on its share of the schedule until `duration`
     /// ends, waits up to [`GRACE`] for late acks and deliveries, and fills
     /// the sending half of `report`. Returns the senders.
-    async fn run(
+    pub(crate) async fn run(
         &self,
         senders: Vec<(Client, String)>,
         stats: &Arc<Stats>,
