@@ -35,6 +35,11 @@ pub struct App {
     webhook_notify: tokio::sync::Notify,
     /// The after-store hook.
     pub hooks: Hooks,
+    /// Connections on this node now, and the most at once since start.
+    connections: std::sync::atomic::AtomicUsize,
+    peak_connections: std::sync::atomic::AtomicUsize,
+    /// When this node started (epoch ms).
+    pub started_ms: i64,
 }
 
 /// The shared handle to the [`App`].
@@ -74,7 +79,12 @@ impl App {
         } else {
             None
         };
-        let verifier = Verifier::new(&config.auth)?;
+        let guest_secret = config
+            .guests
+            .secret
+            .as_deref()
+            .filter(|_| config.guests.enabled);
+        let verifier = Verifier::new(&config.auth)?.with_guests(guest_secret);
         // Install the metrics recorder before anything records.
         crate::telemetry::metrics::init();
         Ok(Self {
@@ -90,7 +100,27 @@ impl App {
             background: Default::default(),
             webhook_notify: tokio::sync::Notify::new(),
             hooks: Hooks::new(),
+            connections: Default::default(),
+            peak_connections: Default::default(),
+            started_ms: crate::time::now_ms(),
         })
+    }
+
+    /// A connection was set up on this node (counts the peak).
+    pub fn connection_opened(&self) {
+        let now = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_connections.fetch_max(now, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        let _ = self
+            .connections
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// The most connections this node held at once since it started.
+    pub fn peak_connections(&self) -> usize {
+        self.peak_connections.load(Ordering::Relaxed)
     }
 
     /// Cross-node fan-out; set once the Socket.IO layer exists.

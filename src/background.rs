@@ -18,12 +18,63 @@ pub fn start(app: &AppState) {
     start_hooks(app);
     let tasks = [
         tokio::spawn(heartbeat(app.clone())),
+        tokio::spawn(cluster_stats(app.clone())),
         tokio::spawn(crate::presence::service::sweeper(app.clone())),
         tokio::spawn(crate::calls::service::sweeper(app.clone())),
         tokio::spawn(crate::webhooks::worker::run(app.clone())),
     ];
     for task in tasks {
         app.track_background(task.abort_handle());
+    }
+}
+
+/// What `/admin/stats` reads of the whole cluster, refreshed at the
+/// heartbeat's pace but in a task of its own, so that the heartbeat (the
+/// node's liveness) never waits for it: the cluster's peak and this node's
+/// busiest channels.
+async fn cluster_stats(app: AppState) {
+    let ttl = app.config.redis.node_ttl;
+    let mut tick = tokio::time::interval(app.config.redis.heartbeat_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        sample_peak(&app).await;
+        publish_channels(&app, ttl).await;
+    }
+}
+
+/// Channels a node publishes for the cluster-wide `/admin/stats` (its
+/// busiest; the rest are left out of the sums).
+pub const PUBLISHED_CHANNELS: usize = 100;
+
+/// Publishes this node's busiest channels with their subscriber counts,
+/// for as long as its heartbeat lives.
+async fn publish_channels(app: &AppState, ttl: std::time::Duration) {
+    let mut counts = app.fanout().local_channels().await;
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts.truncate(PUBLISHED_CHANNELS);
+    let json = serde_json::to_string(&counts).unwrap_or_else(|_| "[]".into());
+    if let Err(e) = app
+        .stores
+        .cluster
+        .publish_channels(&app.node_id, &json, ttl)
+        .await
+    {
+        tracing::debug!(error = %e, "could not publish this node's channels");
+    }
+}
+
+/// Samples the cluster's connections into its recorded peak (what
+/// `/admin/stats` reports as `clusterPeak`): every node, every beat.
+async fn sample_peak(app: &AppState) {
+    let cluster = &app.stores.cluster;
+    let sampled = async {
+        let nodes = cluster.live_nodes().await?;
+        let total: usize = cluster.connection_counts(&nodes).await?.iter().sum();
+        cluster.record_peak(total).await
+    };
+    if let Err(e) = sampled.await {
+        tracing::debug!(error = %e, "could not sample the cluster's peak");
     }
 }
 
@@ -61,7 +112,7 @@ async fn heartbeat(app: AppState) {
         }
         if !app.config.cache.rules.is_empty() {
             if let Ok(s) = app.stores.cache.cache_stats().await {
-                crate::telemetry::metrics::cache_entries(s.entries);
+                crate::telemetry::metrics::cache_entries(s.entries, s.in_flight);
             }
         }
         if app.config.webhooks.url.is_some() {

@@ -49,7 +49,7 @@ pub fn command() -> Command {
         if !v.default.is_empty() {
             arg = arg.default_value(v.default);
         }
-        if v.env.contains("SECRET") {
+        if sensitive(v.env) {
             arg = arg.hide_env_values(true);
         }
         cmd = cmd.arg(arg);
@@ -146,9 +146,47 @@ fn from_matches(m: clap::ArgMatches) -> Invocation {
     }
 }
 
+/// Variables whose value `--help` must not print: secrets and keys, and
+/// URLs (a Redis or webhook URL may carry a password or a token).
+fn sensitive(env: &str) -> bool {
+    ["SECRET", "KEY", "PASSWORD", "TOKEN", "HEADERS"]
+        .iter()
+        .any(|w| env.contains(w))
+        || env.ends_with("_URL")
+        || env.ends_with("ENDPOINT")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--help` shows `[env: NAME=value]` for a set variable: never for a
+    /// secret, a key or a URL that may hold a password.
+    #[test]
+    fn help_never_prints_a_secret_from_the_environment() {
+        for name in [
+            "SB_API_KEY",
+            "SB_ADMIN_KEY",
+            "SB_JWT_SECRET",
+            "SB_WEBHOOK_SECRET",
+            "SB_REDIS_URL",
+            "SB_WEBHOOK_URL",
+        ] {
+            assert!(VARS.iter().any(|v| v.env == name), "{name}");
+            let cmd = command();
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id().as_str() == name)
+                .unwrap();
+            assert!(arg.is_hide_env_values_set(), "{name} would be printed");
+        }
+        let cmd = command();
+        let port = cmd
+            .get_arguments()
+            .find(|a| a.get_id().as_str() == "SB_PORT")
+            .unwrap();
+        assert!(!port.is_hide_env_values_set(), "plain settings still show");
+    }
 
     #[test]
     fn help_lists_every_variable_and_flag() {

@@ -78,6 +78,10 @@ pub struct AppError {
     /// log only: never serialized.
     #[serde(skip)]
     pub cause: Option<String>,
+    /// An HTTP status more precise than the code's (415 for a body that is
+    /// not JSON); never serialized.
+    #[serde(skip)]
+    pub http_status: Option<u16>,
 }
 
 impl AppError {
@@ -87,6 +91,7 @@ impl AppError {
             message: message.into(),
             retry_after_ms: None,
             cause: None,
+            http_status: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -116,6 +121,7 @@ impl AppError {
             message: "rate limit exceeded".into(),
             retry_after_ms: Some(retry_after_ms),
             cause: None,
+            http_status: None,
         }
     }
 
@@ -157,6 +163,19 @@ impl From<crate::ids::IdError> for AppError {
     }
 }
 
+impl From<crate::bots::BotError> for AppError {
+    fn from(e: crate::bots::BotError) -> Self {
+        use crate::bots::BotError as E;
+        match e {
+            E::UnknownBot => AppError::not_found("unknown bot"),
+            E::UnknownTopic => AppError::not_found("unknown topic for this bot"),
+            E::NotForGuests => AppError::forbidden("guests may not talk to this bot"),
+            E::Invalid(m) => AppError::invalid(m),
+            E::Chat(c) => c.into(),
+        }
+    }
+}
+
 impl From<crate::chat::ChatError> for AppError {
     fn from(e: crate::chat::ChatError) -> Self {
         use crate::chat::ChatError as E;
@@ -167,6 +186,9 @@ impl From<crate::chat::ChatError> for AppError {
             E::NotMember => AppError::forbidden("not a member of this chat"),
             E::NotOwner => AppError::forbidden("only an owner of this chat may do that"),
             E::Exists => AppError::conflict("a chat with this id already exists"),
+            E::Completed => {
+                AppError::conflict("this bot session is completed; bot:start begins a new one")
+            }
             E::Store(s) => s.into(),
         }
     }
@@ -277,7 +299,7 @@ impl From<crate::webhooks::ReplyError> for AppError {
         match e {
             E::AlreadyAnswered => AppError::conflict("this correlationId was already answered"),
             E::UnknownCorrelation => AppError::not_found(e.to_string()),
-            E::TooMany => AppError::too_large(e.to_string()),
+            E::TooMany | E::ResultTooLarge => AppError::too_large(e.to_string()),
             E::Store(s) => s.into(),
         }
     }

@@ -36,6 +36,13 @@ pub trait Fanout: Send + Sync + 'static {
     async fn disconnect_user(&self, user_id: &str);
     /// Sockets connected to this node.
     fn local_sockets(&self) -> usize;
+    /// Every room with sockets on this node, with how many (admin stats;
+    /// walks every socket).
+    fn local_rooms(&self) -> Vec<(String, usize)>;
+    /// The channels (`rooms::channel`) with subscribers on this node, with
+    /// how many. Walks the local sockets' rooms once (the adapter's
+    /// `local().rooms()`), then counts each channel's sockets.
+    async fn local_channels(&self) -> Vec<(String, usize)>;
     /// This node's connections as the drain sees them.
     fn local_transports(&self) -> Vec<LocalTransport>;
     /// Sockets of this node in any of `rooms` (all when empty) and in none

@@ -27,7 +27,12 @@ pub fn routes(app: AppState) -> Router {
     if app.dev_secret.is_some() {
         r = r.route("/dev/token", get(dev_token));
     }
-    observe(r.with_state(app.clone()).merge(crate::api::routes(app)))
+    let console = crate::admin::console::routes(&app);
+    observe(
+        r.with_state(app.clone())
+            .merge(console)
+            .merge(crate::api::routes(app)),
+    )
 }
 
 /// Request metrics and the access log for every route of `router`. The

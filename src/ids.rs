@@ -2,6 +2,15 @@
 //! and lists of user ids. Each domain maps [`IdError`] into its own error.
 
 pub const MAX_ID_LEN: usize = 128;
+
+/// Every guest's user id starts with this (PROTOCOL §14); a user token
+/// whose `sub` starts with it is refused, so nobody can pose as a guest.
+pub const GUEST_PREFIX: &str = "guest_";
+
+/// Whether `user_id` names a guest.
+pub fn is_guest(user_id: &str) -> bool {
+    user_id.starts_with(GUEST_PREFIX)
+}
 pub const MAX_USER_ID_LEN: usize = 256;
 
 /// A malformed id, or too many ids in one request.

@@ -18,6 +18,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod background;
+pub mod bots;
 pub mod calls;
 pub mod channels;
 pub mod chat;

@@ -1,5 +1,6 @@
 //! `switchboard`: config → telemetry → server::run(listener, shutdown).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use switchboard::auth::TokenBuilder;
@@ -10,7 +11,9 @@ use switchboard::telemetry::traces;
 fn main() -> ExitCode {
     let values = match cli::parse() {
         Invocation::EnvExample => {
-            print!("{}", env_example());
+            // `switchboard env-example | head` closes the pipe early: not a
+            // panic (print! would), just the end.
+            let _ = std::io::stdout().write_all(env_example().as_bytes());
             return ExitCode::SUCCESS;
         }
         Invocation::Probe { url } => {
@@ -45,7 +48,7 @@ fn main() -> ExitCode {
                 .audience(values.get("SB_JWT_AUDIENCE").map(|s| s.as_str()))
                 .issuer(values.get("SB_JWT_ISSUER").map(|s| s.as_str()))
                 .sign_hs256(secret);
-            println!("{token}");
+            let _ = writeln!(std::io::stdout(), "{token}");
             return ExitCode::SUCCESS;
         }
         Invocation::Serve(values) => values,

@@ -29,6 +29,28 @@ pub fn presence(user_id: &str) -> String {
     format!("p:{user_id}")
 }
 
+/// What a room is for, read back from its name (admin statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind<'a> {
+    User,
+    Chat,
+    Channel(&'a str),
+    Socket,
+    Presence,
+    Other,
+}
+
+pub fn kind(room: &str) -> Kind<'_> {
+    match room.split_once(':') {
+        Some(("u", _)) => Kind::User,
+        Some(("c", _)) => Kind::Chat,
+        Some(("t", name)) => Kind::Channel(name),
+        Some(("s", _)) => Kind::Socket,
+        Some(("p", _)) => Kind::Presence,
+        _ => Kind::Other,
+    }
+}
+
 /// How many of a socket's rooms are chat rooms.
 pub fn chats_in(rooms: &[String]) -> usize {
     rooms.iter().filter(|r| r.starts_with("c:")).count()
@@ -47,5 +69,19 @@ mod tests {
         assert_ne!(super::user("c:x"), super::chat("x"));
         assert_ne!(super::channel("x"), super::chat("x"));
         assert_ne!(super::presence("x"), super::user("x"));
+    }
+
+    #[test]
+    fn kinds_read_back_from_names() {
+        use super::{kind, Kind};
+        assert_eq!(kind(&super::user("a:b")), Kind::User);
+        assert_eq!(kind(&super::chat("x")), Kind::Chat);
+        assert_eq!(
+            kind(&super::channel("public:news")),
+            Kind::Channel("public:news")
+        );
+        assert_eq!(kind(&super::socket("s1")), Kind::Socket);
+        assert_eq!(kind(&super::presence("x")), Kind::Presence);
+        assert_eq!(kind("weird"), Kind::Other);
     }
 }

@@ -59,6 +59,19 @@ pub fn request_ip(app: &AppState, parts: &http::request::Parts) -> Option<IpAddr
     ))
 }
 
+/// The budget key of a client address: an IPv4 address (also one mapped
+/// into IPv6) as it is, an IPv6 address by its /64, which one host
+/// commonly holds whole.
+pub fn network_of(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        v4 => v4.to_string(),
+    }
+}
+
 /// Refuses requests from browser origins that are not allowed.
 pub async fn check_origin(
     State(app): State<AppState>,
@@ -80,24 +93,36 @@ pub async fn check_origin(
     Ok(next.run(req).await)
 }
 
-/// CORS for the allowed origins only (none when the list is empty).
+/// CORS: the allowed origins, with credentials. With no list, development
+/// mode allows any origin (`*`, without credentials) so that a local web
+/// app works out of the box (every request carries its token or key itself,
+/// never a cookie); production sends no CORS headers (and warns at start).
 pub fn cors(app: &AppState) -> Option<tower_http::cors::CorsLayer> {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let list = &app.config.security.allowed_origins;
-    if list.is_empty() {
+    let dev = app.config.server.mode == crate::config::Mode::Development;
+    if list.is_empty() && !dev {
+        tracing::warn!(
+            "SB_ALLOWED_ORIGINS is unset: browsers on any origin may open sockets, and the HTTP API sends no CORS headers; set it to your web app's origins"
+        );
         return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([
+            http::Method::GET,
+            http::Method::POST,
+            http::Method::PUT,
+            http::Method::DELETE,
+        ])
+        .allow_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE])
+        .expose_headers([http::header::RETRY_AFTER]);
+    if list.is_empty() {
+        return Some(layer.allow_origin(AllowOrigin::any()));
     }
     let origins: Vec<http::HeaderValue> = list.iter().filter_map(|o| o.parse().ok()).collect();
     Some(
-        CorsLayer::new()
+        layer
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([
-                http::Method::GET,
-                http::Method::POST,
-                http::Method::PUT,
-                http::Method::DELETE,
-            ])
-            .allow_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE])
             .allow_credentials(true),
     )
 }
@@ -144,5 +169,20 @@ mod tests {
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains(ip("8.8.8.8")));
         assert!(all.contains(ip("::ffff:8.8.8.8")));
+    }
+
+    #[test]
+    fn budgets_key_ipv6_by_its_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(network_of(ip("203.0.113.9")), "203.0.113.9");
+        assert_eq!(network_of(ip("::ffff:203.0.113.9")), "203.0.113.9");
+        assert_eq!(
+            network_of(ip("2001:db8:1:2:aaaa::1")),
+            network_of(ip("2001:db8:1:2:bbbb::2"))
+        );
+        assert_ne!(
+            network_of(ip("2001:db8:1:2::1")),
+            network_of(ip("2001:db8:1:3::1"))
+        );
     }
 }

@@ -128,7 +128,11 @@ pub fn print_dev_banner(app: &AppState, secret: &str) {
     let token = |sub: &str| crate::auth::TokenBuilder::new(sub).sign_hs256(secret);
     let port = app.config.server.port;
     // To stderr: stdout is the log stream (JSON lines when so configured).
-    eprintln!(
+    // A closed stderr is no reason to stop: the write's error is ignored
+    // (`eprintln!` would panic).
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
         "\n  Switchboard is running in development mode (in-memory store, generated JWT secret).\n\
          \n  Tokens valid for 24 h:\n    alice: {}\n    bob:   {}\n\
          \n  More: curl 'http://localhost:{port}/dev/token?sub=carol'\n\

@@ -41,7 +41,7 @@ fn layer(file: &str) -> u8 {
         _domain => match last {
             "mod" | "validate" | "state" | "queue" | "sign" => 1,
             "service" | "replies" | "worker" | "deliver" => 4,
-            "events" | "routes" | "typing" => 5,
+            "events" | "routes" | "typing" | "console" => 5,
             other => panic!("{file}: no layer declared for `{other}`; add it to tests/layers.rs"),
         },
     }

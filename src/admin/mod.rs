@@ -6,5 +6,6 @@
 //! `POST /admin/users/{userId}/disconnect`, `POST /admin/broadcast`, and
 //! the reply cache's `GET /admin/cache/stats`, `POST /admin/cache/invalidate`.
 
+pub mod console;
 pub mod routes;
 pub mod service;

@@ -5,17 +5,81 @@ use serde_json::Value;
 
 use super::AuthError;
 
-/// Why a connection was refused; its `Display` is the `connect_error`
-/// message the client sees.
-#[derive(Debug, thiserror::Error)]
+/// Why a connection was refused. Its `Display` is the whole
+/// `connect_error` payload, `{ message: CODE, data: { code, message,
+/// retryAfterMs? } }` (the vendored Socket.IO parser sends such an object
+/// as it is): the client's `err.message` is the code, `err.data` the
+/// details.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectRefusal {
-    #[error("{}", .0.code())]
     Auth(AuthError),
-    #[error("SERVER_DRAINING")]
-    Draining,
-    #[error("RATE_LIMITED")]
-    RateLimited,
+    /// This node is shutting down: reconnect (the load balancer picks
+    /// another node) after the delay.
+    Draining {
+        retry_after_ms: u64,
+    },
+    /// Over a connection limit; `why` is the human message.
+    RateLimited {
+        retry_after_ms: u64,
+        why: &'static str,
+    },
 }
+
+/// What a draining node tells clients to wait before reconnecting: enough
+/// for the load balancer to have taken it out of rotation.
+pub const DRAINING_RETRY_MS: u64 = 1_000;
+
+impl ConnectRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Auth(e) => e.code(),
+            Self::Draining { .. } => "SERVER_DRAINING",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::Auth(AuthError::Missing) => {
+                "no token: send auth.token, a token query parameter or an Authorization: Bearer header"
+            }
+            Self::Auth(AuthError::Invalid) => {
+                "the token was refused (signature, algorithm, audience, issuer or claims)"
+            }
+            Self::Auth(AuthError::Expired) => "the token has expired: refresh it and reconnect",
+            Self::Draining { .. } => {
+                "this node is shutting down: reconnect after retryAfterMs"
+            }
+            Self::RateLimited { why, .. } => why,
+        }
+    }
+
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Self::Auth(_) => None,
+            Self::Draining { retry_after_ms } | Self::RateLimited { retry_after_ms, .. } => {
+                Some(*retry_after_ms)
+            }
+        }
+    }
+
+    /// The `connect_error` payload.
+    pub fn payload(&self) -> Value {
+        let mut data = serde_json::json!({ "code": self.code(), "message": self.message() });
+        if let Some(ms) = self.retry_after_ms() {
+            data["retryAfterMs"] = ms.into();
+        }
+        serde_json::json!({ "message": self.code(), "data": data })
+    }
+}
+
+impl std::fmt::Display for ConnectRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.payload().to_string())
+    }
+}
+
+impl std::error::Error for ConnectRefusal {}
 
 /// The token a client presented, if any.
 pub fn credentials(auth: Option<&Value>, req: &http::request::Parts) -> Option<String> {

@@ -9,6 +9,7 @@
 
 pub mod connect;
 pub mod events;
+pub mod guest;
 mod jwks;
 
 use jsonwebtoken::{
@@ -29,6 +30,8 @@ pub struct Identity {
     pub role: Option<String>,
     /// `exp`, seconds since the epoch.
     pub expires_at: i64,
+    /// A guest (PROTOCOL §14): its token was signed with the guest secret.
+    pub guest: bool,
 }
 
 /// Why a token was refused; `code()` is the `connect_error` message.
@@ -62,6 +65,8 @@ struct Claims {
     name: Option<String>,
     #[serde(default)]
     role: Option<String>,
+    #[serde(default)]
+    iss: Option<String>,
 }
 
 /// Claims of a token minted by [`mint_hs256`] (development and tests).
@@ -167,6 +172,8 @@ pub struct Verifier {
     audience: Vec<String>,
     issuer: Option<String>,
     leeway: u64,
+    /// Set when guests are enabled.
+    guests: Option<guest::GuestKeys>,
 }
 
 impl Verifier {
@@ -189,7 +196,19 @@ impl Verifier {
             audience: cfg.audience.clone(),
             issuer: cfg.issuer.clone(),
             leeway: cfg.leeway_secs,
+            guests: None,
         })
+    }
+
+    /// Accepts (and mints) guest tokens signed with `secret`.
+    pub fn with_guests(mut self, secret: Option<&str>) -> Self {
+        self.guests = secret.map(guest::GuestKeys::new);
+        self
+    }
+
+    /// The guest keys, when guests are enabled.
+    pub fn guests(&self) -> Option<&guest::GuestKeys> {
+        self.guests.as_ref()
     }
 
     /// Checks signature, algorithm, `exp`, `nbf`, `aud`, `iss` and `sub`.
@@ -201,6 +220,12 @@ impl Verifier {
             return Err(AuthError::Invalid);
         }
         let header = decode_header(token).map_err(|_| AuthError::Invalid)?;
+        if header.kid.as_deref() == Some(guest::GUEST_KID) {
+            return match &self.guests {
+                Some(g) => g.verify(token, self.leeway),
+                None => Err(AuthError::Invalid),
+            };
+        }
         let alg = header.alg;
         let key = match alg {
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
@@ -245,6 +270,10 @@ impl Verifier {
         if c.sub.is_empty() || c.sub.len() > MAX_SUB_LEN || c.sub.chars().any(char::is_control) {
             return Err(AuthError::Invalid);
         }
+        // The guest namespace is reserved: no user token may pose as a guest.
+        if crate::ids::is_guest(&c.sub) || c.iss.as_deref() == Some(guest::GUEST_ISSUER) {
+            return Err(AuthError::Invalid);
+        }
         let device_id = c.device.filter(|d| {
             !d.is_empty() && d.len() <= MAX_SUB_LEN && !d.chars().any(char::is_control)
         });
@@ -254,6 +283,7 @@ impl Verifier {
             name: c.name.map(|n| n.chars().take(MAX_SUB_LEN).collect()),
             role: c.role.map(|n| n.chars().take(MAX_SUB_LEN).collect()),
             expires_at: c.exp,
+            guest: false,
         })
     }
 }

@@ -176,6 +176,13 @@ pub async fn initiate(app: &App, by: Actor<'_>, req: Initiate) -> Result<Call, C
             &incoming,
         )
         .await;
+    // A push relay needs who calls whom, not the SDP (addresses).
+    let pushed = json!({ "callId": call.id, "callerId": call.caller_id, "media": call.media, "chatId": call.chat_id });
+    let to = callees
+        .iter()
+        .map(|u| (u.clone(), pushed.clone()))
+        .collect();
+    crate::webhooks::service::forward_to_users(app, "call:incoming", to).await;
     Ok(call)
 }
 
@@ -303,6 +310,9 @@ async fn after_change(app: &App, before: &Call, after: &Call, by: Option<(&str, 
     if !targets.is_empty() {
         app.fanout().emit(targets, vec![], "call:end", &data).await;
     }
+    let pushed = json!({ "callId": after.id, "callerId": after.caller_id, "media": after.media, "chatId": after.chat_id });
+    let to = missed.iter().map(|u| (u.clone(), pushed.clone())).collect();
+    crate::webhooks::service::forward_to_users(app, "call:missed", to).await;
     if !missed.is_empty() {
         let n = notifications::new(
             Kind::Call,

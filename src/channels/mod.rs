@@ -68,6 +68,7 @@ mod tests {
             name: None,
             role: role.map(str::to_string),
             expires_at: 0,
+            guest: false,
         }
     }
 

@@ -13,6 +13,7 @@ use crate::error::AppError;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "data": { "score": "2-1" } }))]
 pub struct Publish {
     #[schema(value_type = Object)]
     pub data: Value,
@@ -20,7 +21,7 @@ pub struct Publish {
 
 #[utoipa::path(post, path = "/api/v1/channels/{channel}/publish", tag = "channels",
     params(("channel" = String, Path)), request_body = Publish,
-    responses((status = 200, description = "`{}`: published on every node"),
+    responses((status = 200, body = crate::api::bodies::Empty, description = "published on every node"),
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
         (status = 403, body = crate::api::extract::ErrorBody), (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]

@@ -112,7 +112,7 @@ pub async fn active_members(cx: &Cx, data: Value) -> HandlerResult {
     let users = super::service::active_members(&cx.app, cx.user_id(), &req.chat_id).await?;
     let members: Vec<Value> = users
         .into_iter()
-        .map(|u| json!({ "userId": u, "status": "online" }))
+        .map(|(u, status)| json!({ "userId": u, "status": status }))
         .collect();
     Ok(json!({ "members": members }))
 }

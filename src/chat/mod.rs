@@ -28,6 +28,7 @@ pub const MAX_TITLE_LEN: usize = 200;
 /// members too (added when missing).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({ "kind": "group", "title": "Support", "members": ["alice"], "bots": ["helpbot"], "metadata": { "plan": "pro" } }))]
 pub struct PutChat {
     /// direct | group | channel
     #[schema(value_type = String)]
@@ -39,19 +40,47 @@ pub struct PutChat {
     pub owners: Vec<String>,
     #[serde(default)]
     pub bots: Vec<String>,
+    /// A JSON object of at most 4 KB, returned with the chat.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
 }
 
-/// `direct` | `group` | `channel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `direct` | `group` | `channel` | `bot` (a bot session, PROTOCOL §13:
+/// created by `bot:start`, or over HTTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {
     Direct,
     Group,
     Channel,
+    Bot,
+}
+
+/// Largest chat `metadata`, serialized.
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// Checks chat `metadata`: a JSON object of at most [`MAX_METADATA_BYTES`]
+/// serialized. `null` is no metadata.
+pub fn validate_metadata(
+    metadata: Option<serde_json::Value>,
+) -> Result<Option<serde_json::Value>, ChatError> {
+    match metadata {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v @ serde_json::Value::Object(_)) => {
+            if v.to_string().len() > MAX_METADATA_BYTES {
+                return Err(ChatError::TooLarge(format!(
+                    "metadata is larger than {MAX_METADATA_BYTES} bytes"
+                )));
+            }
+            Ok(Some(v))
+        }
+        Some(_) => Err(ChatError::Invalid("metadata must be a JSON object".into())),
+    }
 }
 
 /// The `chat` object of the protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
     pub id: String,
@@ -63,6 +92,19 @@ pub struct Chat {
     #[serde(default)]
     pub bots: Vec<String>,
     pub created_at: String,
+    /// A bot session's topic (§13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// When a bot session was completed; it takes no more messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    /// The session's result, from the completing reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
 }
 
 impl Chat {
@@ -89,6 +131,8 @@ pub enum ChatError {
     NotOwner,
     #[error("chat exists")]
     Exists,
+    #[error("the session is completed")]
+    Completed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -141,4 +185,52 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Ids of the chats a user is a member of, most recently joined last,
     /// at most `limit`.
     async fn chats_of_user(&self, user_id: &str, limit: usize) -> StoreResult<Vec<String>>;
+    /// Completes a bot session: sets `completedAt` and `result` unless it
+    /// is completed already. `None` when the chat does not exist; the bool
+    /// says whether this call completed it (so `chat:completed` goes once).
+    async fn complete_chat(
+        &self,
+        chat_id: &str,
+        completed_at: &str,
+        result: Option<&serde_json::Value>,
+    ) -> StoreResult<Option<(Chat, bool)>>;
+    /// The newest bot session a user started under `key` (bot and topic),
+    /// as last recorded: a hint, checked by the caller.
+    async fn bot_session(&self, user_id: &str, key: &str) -> StoreResult<Option<String>>;
+    async fn set_bot_session(&self, user_id: &str, key: &str, chat_id: &str) -> StoreResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service::direct_chat_id;
+    use super::*;
+
+    #[test]
+    fn chat_ids_are_restricted() {
+        assert!(validate_chat_id("room-1:a_b.c").is_ok());
+        for bad in ["", "a b", "a{b}", "a\nb", &"x".repeat(129)] {
+            assert!(validate_chat_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn direct_chat_id_is_symmetric_and_unambiguous() {
+        assert_eq!(
+            direct_chat_id("alice", "bob"),
+            direct_chat_id("bob", "alice")
+        );
+        assert_ne!(direct_chat_id("ab", "c"), direct_chat_id("a", "bc"));
+        assert!(validate_chat_id(&direct_chat_id("x", "y")).is_ok());
+    }
+
+    #[test]
+    fn user_id_lists_are_bounded_and_deduplicated() {
+        let ids = vec!["a".to_string(), "b".into(), "a".into()];
+        assert_eq!(validate_user_ids(&ids, 10).unwrap(), vec!["a", "b"]);
+        assert!(matches!(
+            validate_user_ids(&ids, 2).map_err(ChatError::from),
+            Err(ChatError::TooLarge(_))
+        ));
+        assert!(validate_user_ids(&["".to_string()], 10).is_err());
+    }
 }

@@ -22,7 +22,7 @@ type Api = Result<Json<Value>, AppError>;
 
 #[utoipa::path(put, path = "/api/v1/chats/{chatId}", tag = "chats",
     params(("chatId" = String, Path)), request_body = PutChat,
-    responses((status = 200, description = "`{ chat, created }`"),
+    responses((status = 200, body = crate::api::bodies::PutChatBody),
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
         (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
@@ -37,7 +37,7 @@ async fn put_chat(
 
 #[utoipa::path(post, path = "/api/v1/chats/{chatId}/members", tag = "chats",
     params(("chatId" = String, Path)), request_body = AddMembers,
-    responses((status = 200, description = "`{ chat }`"),
+    responses((status = 200, body = crate::api::bodies::ChatBody),
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
         (status = 404, body = crate::api::extract::ErrorBody), (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]
@@ -52,7 +52,7 @@ async fn add_members(
 
 #[utoipa::path(delete, path = "/api/v1/chats/{chatId}/members/{userId}", tag = "chats",
     params(("chatId" = String, Path), ("userId" = String, Path)),
-    responses((status = 200, description = "`{ chat }`"),
+    responses((status = 200, body = crate::api::bodies::ChatBody),
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
         (status = 404, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]

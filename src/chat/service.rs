@@ -22,6 +22,9 @@ pub struct CreateChat {
     pub title: Option<String>,
     #[serde(default)]
     pub chat_id: Option<String>,
+    /// A JSON object of at most 4 KB.
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// The id of the direct chat between two users: the same whoever creates it.
@@ -36,7 +39,13 @@ pub fn direct_chat_id(a: &str, b: &str) -> String {
 /// has exactly two members; creating one that exists returns it.
 pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, ChatError> {
     let cfg = &app.config.chat;
+    if req.kind == ChatKind::Bot {
+        return Err(ChatError::Invalid(
+            "bot sessions are started with bot:start".into(),
+        ));
+    }
     let mut members = validate_user_ids(&req.members, cfg.max_ids_per_request)?;
+    no_guests(&members)?;
     if !members.iter().any(|m| m == actor) {
         members.insert(0, actor.to_string());
     }
@@ -58,6 +67,11 @@ pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, Cha
     let id = match (&req.chat_id, req.kind) {
         (Some(id), _) => {
             validate_chat_id(id)?;
+            if id.starts_with(crate::bots::SESSION_PREFIX) {
+                return Err(ChatError::Invalid(
+                    "chat ids starting with bot_ are reserved for bot sessions".into(),
+                ));
+            }
             id.clone()
         }
         (None, ChatKind::Direct) => {
@@ -87,6 +101,10 @@ pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, Cha
         owners,
         bots: Vec::new(),
         created_at: crate::time::now_rfc3339(),
+        topic: None,
+        metadata: super::validate_metadata(req.metadata)?,
+        completed_at: None,
+        result: None,
     };
     if !app.stores.chats.create_chat(&chat).await? {
         let existing = app.stores.chats.get_chat(&chat.id).await?;
@@ -113,6 +131,17 @@ pub async fn create(app: &App, actor: &str, req: CreateChat) -> Result<Chat, Cha
         .await;
     crate::notifications::service::on_added(app, &chat, &chat.members, Some(actor)).await;
     Ok(chat)
+}
+
+/// Users cannot put guests (PROTOCOL §14) into chats: a guest stays in its
+/// bot sessions (the HTTP API, the operator, may add one elsewhere).
+fn no_guests(ids: &[String]) -> Result<(), ChatError> {
+    match ids.iter().find(|u| crate::ids::is_guest(u)) {
+        Some(g) => Err(ChatError::Invalid(format!(
+            "{g} is a guest: guests can only be in their bot sessions"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Loads a chat and, when `actor` is a user (not the server), checks that
@@ -171,6 +200,14 @@ pub async fn add_members(
     let (chat, ids) = load_for_change(app, actor, chat_id, user_ids).await?;
     if actor.is_some_and(|a| !chat.is_owner(a)) {
         return Err(ChatError::NotOwner);
+    }
+    if actor.is_some() {
+        no_guests(&ids)?;
+        if chat.kind == ChatKind::Bot {
+            return Err(ChatError::Invalid(
+                "a bot session's members are managed by the server (HTTP API)".into(),
+            ));
+        }
     }
     if chat.kind == ChatKind::Direct {
         return Err(ChatError::Invalid(
@@ -300,19 +337,30 @@ pub async fn list(app: &App, user: &str) -> Result<Vec<ChatSummary>, ChatError> 
     Ok(loaded.into_iter().flatten().collect())
 }
 
-/// `chat:get-active-members`: members with a live connection, cluster-wide.
+/// `chat:get-active-members`: members with a live connection, cluster-wide,
+/// with the presence status others see. Invisible members (shown as
+/// offline to others) are left out.
 pub async fn active_members(
     app: &App,
     actor: &str,
     chat_id: &str,
-) -> Result<Vec<String>, ChatError> {
+) -> Result<Vec<(String, crate::presence::Shown)>, ChatError> {
     let chat = member_chat(app, actor, chat_id).await?;
     let online = app.stores.cluster.online(&chat.members).await?;
-    Ok(chat
+    let connected: Vec<String> = chat
         .members
         .into_iter()
         .zip(online)
         .filter_map(|(u, on)| on.then_some(u))
+        .collect();
+    if connected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shown = app.stores.presence.presences(&connected).await?;
+    Ok(shown
+        .into_iter()
+        .filter(|p| p.status != crate::presence::Shown::Offline)
+        .map(|p| (p.user_id, p.status))
         .collect())
 }
 
@@ -356,7 +404,13 @@ pub async fn put(app: &App, chat_id: &str, req: PutChat) -> Result<(Chat, bool),
             "title is longer than {MAX_TITLE_LEN} characters"
         )));
     }
+    let metadata = super::validate_metadata(req.metadata)?;
     let existing = app.stores.chats.get_chat(chat_id).await?;
+    // A bot session's own state (topic, completion) survives a replace.
+    let (created_at, topic, completed_at, result) = match existing {
+        Some(c) => (c.created_at, c.topic, c.completed_at, c.result),
+        None => (crate::time::now_rfc3339(), None, None, None),
+    };
     let chat = Chat {
         id: chat_id.to_string(),
         kind: req.kind,
@@ -364,9 +418,11 @@ pub async fn put(app: &App, chat_id: &str, req: PutChat) -> Result<(Chat, bool),
         members,
         owners,
         bots,
-        created_at: existing
-            .map(|c| c.created_at)
-            .unwrap_or_else(crate::time::now_rfc3339),
+        created_at,
+        topic,
+        metadata,
+        completed_at,
+        result,
     };
     let before = app.stores.chats.put_chat(&chat).await?;
     let old = before
@@ -415,38 +471,4 @@ pub async fn share_chat(app: &App, user: &str, others: &[String]) -> Result<Vec<
         .into_iter()
         .map(|r| Ok(r?.iter().any(|c| mine.contains(c))))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chat_ids_are_restricted() {
-        assert!(validate_chat_id("room-1:a_b.c").is_ok());
-        for bad in ["", "a b", "a{b}", "a\nb", &"x".repeat(129)] {
-            assert!(validate_chat_id(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn direct_chat_id_is_symmetric_and_unambiguous() {
-        assert_eq!(
-            direct_chat_id("alice", "bob"),
-            direct_chat_id("bob", "alice")
-        );
-        assert_ne!(direct_chat_id("ab", "c"), direct_chat_id("a", "bc"));
-        assert!(validate_chat_id(&direct_chat_id("x", "y")).is_ok());
-    }
-
-    #[test]
-    fn user_id_lists_are_bounded_and_deduplicated() {
-        let ids = vec!["a".to_string(), "b".into(), "a".into()];
-        assert_eq!(validate_user_ids(&ids, 10).unwrap(), vec!["a", "b"]);
-        assert!(matches!(
-            validate_user_ids(&ids, 2).map_err(ChatError::from),
-            Err(ChatError::TooLarge(_))
-        ));
-        assert!(validate_user_ids(&["".to_string()], 10).is_err());
-    }
 }

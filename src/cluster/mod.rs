@@ -16,7 +16,7 @@ use crate::presence::Presence;
 use crate::store::error::StoreResult;
 
 /// One live connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub socket_id: String,
@@ -70,4 +70,12 @@ pub trait ClusterStore: Send + Sync + 'static {
     async fn connection_counts(&self, node_ids: &[String]) -> StoreResult<Vec<usize>>;
     /// Round-trip check used by `/ready`.
     async fn ping(&self) -> StoreResult<()>;
+    /// Publishes this node's channel subscriber counts (JSON) for `ttl`.
+    async fn publish_channels(&self, node_id: &str, counts: &str, ttl: Duration)
+        -> StoreResult<()>;
+    /// What each node published, in the order given (`None`: nothing live).
+    async fn node_channels(&self, node_ids: &[String]) -> StoreResult<Vec<Option<String>>>;
+    /// Raises the cluster's recorded peak of connections to `connections`
+    /// when higher; returns the peak.
+    async fn record_peak(&self, connections: usize) -> StoreResult<usize>;
 }

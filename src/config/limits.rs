@@ -30,6 +30,12 @@ pub enum Action {
     Publish,
     /// Everything else (reads, joins, subscriptions, notifications).
     Other,
+    /// HTTP API requests per integration key and route class.
+    Api,
+    /// Inbound automation replies (`POST /api/v1/webhooks/inbound`).
+    Inbound,
+    /// Guest sessions created per client IP (`POST /api/v1/guest-sessions`).
+    Guest,
 }
 
 /// One row of the rate-limit table.
@@ -69,6 +75,12 @@ pub const TABLE: &[RateRow] = &[
         help: "channel:publish per user." },
     RateRow { action: Action::Other, label: "other", env: "SB_RATE_OTHER", default: "300/60 open",
         help: "Every other client event per user (reads, joins, subscriptions, notifications)." },
+    RateRow { action: Action::Api, label: "api", env: "SB_RATE_API", default: "600/60 open",
+        help: "HTTP API requests per integration key and route class (messages, chats, users, channels, notifications, presence); over it: 429 with Retry-After." },
+    RateRow { action: Action::Inbound, label: "inbound", env: "SB_RATE_INBOUND", default: "60/60 open",
+        help: "Inbound automation replies (POST /api/v1/webhooks/inbound), all together; over it: 429 with Retry-After." },
+    RateRow { action: Action::Guest, label: "guest", env: "SB_RATE_GUEST", default: "3/300 closed",
+        help: "Guest sessions created per client IP (POST /api/v1/guest-sessions); over it: 429 with Retry-After." },
 ];
 
 impl Action {

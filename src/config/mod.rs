@@ -55,6 +55,8 @@ pub struct Config {
     pub inbox: InboxConfig,
     pub webhooks: WebhookConfig,
     pub cache: CacheConfig,
+    pub bots: automation::BotConfig,
+    pub guests: automation::GuestConfig,
     pub limits: limits::Limits,
     pub security: SecurityConfig,
 }
@@ -65,7 +67,9 @@ pub struct ConfigErrors(pub Vec<String>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "invalid configuration ({} problems):", self.0.len())?;
+        let n = self.0.len();
+        let s = if n == 1 { "" } else { "s" };
+        writeln!(f, "invalid configuration ({n} problem{s}):")?;
         for e in &self.0 {
             writeln!(f, "  - {e}")?;
         }
@@ -89,7 +93,10 @@ impl Config {
     pub fn from_values(values: &HashMap<String, String>) -> Result<Self, ConfigErrors> {
         let mut r = reader::Reader::new(values);
         let server = server::read_server(&mut r);
+        let (bots, guests) = automation::read_bots(&mut r);
         let config = Config {
+            bots,
+            guests,
             telemetry: server::read_telemetry(&mut r, server.mode),
             redis: server::read_redis(&mut r),
             auth: server::read_auth(&mut r, server.mode),
@@ -109,6 +116,9 @@ impl Config {
         };
         if config.server.max_payload < config.messages.max_content_bytes as u64 {
             r.error("SB_MAX_PAYLOAD_BYTES must be at least SB_MAX_CONTENT_BYTES");
+        }
+        if config.guests.enabled && config.guests.secret == config.auth.secret {
+            r.error("SB_GUEST_SECRET must differ from SB_JWT_SECRET: a guest token must never pass as a user token");
         }
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
@@ -324,6 +334,20 @@ mod tests {
             committed,
             env_example(),
             ".env.example is out of date: run `switchboard env-example > .env.example`"
+        );
+    }
+
+    #[test]
+    fn problems_are_counted_in_english() {
+        let one = ConfigErrors(vec!["a".into()]).to_string();
+        assert!(
+            one.starts_with("invalid configuration (1 problem):"),
+            "{one}"
+        );
+        let two = ConfigErrors(vec!["a".into(), "b".into()]).to_string();
+        assert!(
+            two.starts_with("invalid configuration (2 problems):"),
+            "{two}"
         );
     }
 

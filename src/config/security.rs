@@ -11,6 +11,8 @@ use super::reader::Reader;
 pub struct ApiConfig {
     pub api_key: Option<String>,
     pub admin_key: Option<String>,
+    /// Serve the admin console at `/admin/ui/` (only with an admin key).
+    pub admin_ui: bool,
     pub max_body_bytes: usize,
 }
 
@@ -79,6 +81,7 @@ pub(super) fn read_api(r: &mut Reader) -> ApiConfig {
     let api = ApiConfig {
         api_key: r.opt("SB_API_KEY"),
         admin_key: r.opt("SB_ADMIN_KEY"),
+        admin_ui: r.parse::<bool>("SB_ADMIN_UI", "true or false"),
         max_body_bytes: r.ranged("SB_API_MAX_BODY_BYTES") as usize,
     };
     for (env, key) in [

@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub max_payload: u64,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// No client event for this long: `session:idle`, then disconnect.
+    /// Zero: off.
+    pub idle_timeout: Duration,
     pub socket_buffer: usize,
     pub ws_read_buffer: usize,
 }
@@ -61,6 +64,8 @@ pub struct RedisConfig {
     pub command_timeout: Duration,
     pub adapter_request_timeout: Duration,
     pub adapter_buffer: usize,
+    /// fred's broadcast buffer on the subscriber connection.
+    pub pubsub_buffer: usize,
     pub heartbeat_interval: Duration,
     pub node_ttl: Duration,
     pub tls: RedisTls,
@@ -148,6 +153,7 @@ pub(super) fn read_server(r: &mut Reader) -> ServerConfig {
         max_payload: r.ranged("SB_MAX_PAYLOAD_BYTES"),
         ping_interval: r.ms("SB_PING_INTERVAL_MS"),
         ping_timeout: r.ms("SB_PING_TIMEOUT_MS"),
+        idle_timeout: r.secs("SB_IDLE_TIMEOUT_SECS"),
         socket_buffer: r.ranged("SB_SOCKET_BUFFER") as usize,
         ws_read_buffer: r.ranged("SB_WS_READ_BUFFER") as usize,
     }
@@ -211,6 +217,7 @@ pub(super) fn read_redis(r: &mut Reader) -> RedisConfig {
         command_timeout: r.ms("SB_REDIS_TIMEOUT_MS"),
         adapter_request_timeout: r.ms("SB_ADAPTER_REQUEST_TIMEOUT_MS"),
         adapter_buffer: r.ranged("SB_ADAPTER_BUFFER") as usize,
+        pubsub_buffer: r.ranged("SB_REDIS_PUBSUB_BUFFER") as usize,
         heartbeat_interval: r.secs("SB_NODE_HEARTBEAT_SECS"),
         node_ttl: r.secs("SB_NODE_TTL_SECS"),
         tls: RedisTls {

@@ -44,7 +44,7 @@ macro_rules! vars {
 #[rustfmt::skip]
 vars! {
     "SB_ENV" = "development" : "development | production. Production refuses to start without an explicit JWT key.";
-    "SB_HOST" = "0.0.0.0" : "Address to listen on.";
+    "SB_HOST" = "0.0.0.0" : "Address to listen on. 0.0.0.0: every IPv4 address (works in any container); `::` for IPv6 too (dual-stack where the OS maps IPv4, as Linux does by default).";
     "SB_PORT" = "3000" [0, 65535] : "Port for Socket.IO and HTTP.";
     "SB_INTERNAL_PORT" = "" : "Port of a second listener (same SB_HOST) for /metrics, /health and /ready only. Unset: none.";
     "SB_METRICS_PUBLIC" = "true" : "Serve /metrics on SB_PORT too; set false when SB_INTERNAL_PORT serves it.";
@@ -64,6 +64,7 @@ vars! {
     "SB_REDIS_WAIT_REPLICAS" = "0" [0, 16] : "Acknowledge a stored message only after this many Redis replicas confirm it (WAIT, bounded by half of SB_REDIS_TIMEOUT_MS); otherwise the ack is UNAVAILABLE and a retry with the same clientId is safe. 0: acknowledge once the master has it.";
     "SB_ADAPTER_REQUEST_TIMEOUT_MS" = "5000" [10, 60_000] : "Timeout of a cross-node adapter request (remote join/leave/disconnect).";
     "SB_ADAPTER_BUFFER" = "1024" [16, 1_000_000] : "Per-channel buffer of the cross-node pub/sub stream.";
+    "SB_REDIS_PUBSUB_BUFFER" = "4096" [32, 1_000_000] : "Cross-node messages the Redis pub/sub connection buffers for its dispatcher. On overflow messages are lost from live delivery (switchboard_pubsub_dropped_total) and this node's clients are sent sync:needed. Each slot costs a few hundred bytes, preallocated.";
     "SB_NODE_HEARTBEAT_SECS" = "5" [1, 3600] : "How often a node renews its heartbeat in Redis.";
     "SB_NODE_TTL_SECS" = "15" [2, 86400] : "A node whose heartbeat is older than this is considered dead.";
     "SB_JWT_SECRET" = "" : "HS256 shared secret (e.g. the Supabase JWT secret).";
@@ -74,6 +75,7 @@ vars! {
     "SB_JWT_LEEWAY_SECS" = "30" [0, 300] : "Clock skew allowed on exp/nbf (at most 300).";
     "SB_JWKS_REFRESH_SECS" = "300" [1, 86400] : "Minimum interval between two JWKS fetches.";
     "SB_MAX_PAYLOAD_BYTES" = "1048576" [1024, 64 * 1024 * 1024] : "Maximum Socket.IO packet size (both transports).";
+    "SB_IDLE_TIMEOUT_SECS" = "1800" [0, 7 * 86400] : "A connection that sends no client event for this long gets session:idle { idleSecs }, then is disconnected (pings do not count). 0: off.";
     "SB_PING_INTERVAL_MS" = "25000" [100, 600_000] : "Engine.IO ping interval.";
     "SB_PING_TIMEOUT_MS" = "20000" [100, 600_000] : "Engine.IO ping timeout.";
     "SB_SOCKET_BUFFER" = "1024" [16, 1_000_000] : "Packets buffered per socket before emits to it fail.";
@@ -101,12 +103,13 @@ vars! {
     "SB_CALL_HISTORY_MAX" = "100" [1, 10_000] : "Calls kept in each user's call history.";
     "SB_API_KEY" = "" : "Integration key for /api/v1/* (Authorization: Bearer). Unset: the API refuses every request.";
     "SB_ADMIN_KEY" = "" : "Admin key for /admin/* (Authorization: Bearer). Unset: the admin API refuses every request.";
+    "SB_ADMIN_UI" = "true" : "Serve the admin console at /admin/ui/ (only when SB_ADMIN_KEY is set; the page asks for the key). false: not served.";
     "SB_API_MAX_BODY_BYTES" = "262144" [1024, 64 * 1024 * 1024] : "Largest HTTP API request body.";
     "SB_INBOX_MAX" = "100" [1, 100_000] : "Events queued per offline user (POST /api/v1/users/{id}/events with persist); the oldest are dropped.";
     "SB_INBOX_TTL_SECS" = "86400" [1, 30 * 86400] : "Queued events older than this are dropped.";
     "SB_WEBHOOK_URL" = "" : "Automation backend URL (n8n webhook node, ...). Unset: no webhooks.";
     "SB_WEBHOOK_SECRET" = "" : "HMAC secret of X-Switchboard-Signature, outbound and inbound (at least 16 characters; required with SB_WEBHOOK_URL).";
-    "SB_WEBHOOK_EVENTS" = "" : "Extra event kinds sent besides bot messages, comma-separated: message:new (every message), presence:update.";
+    "SB_WEBHOOK_EVENTS" = "" : "Extra event kinds sent besides bot messages, comma-separated: message:new (every message), presence:update, notification:new, call:incoming, call:missed (the last three with userId and online, for push relays), chat:completed (a bot session's result).";
     "SB_WEBHOOK_FORMAT" = "switchboard" : "switchboard | evolution (Evolution API messages.upsert, for WhatsApp-style n8n flows).";
     "SB_WEBHOOK_TIMEOUT_MS" = "10000" [100, 300_000] : "Timeout of one delivery attempt.";
     "SB_WEBHOOK_MAX_ATTEMPTS" = "6" [1, 30] : "Attempts before a delivery is dead-lettered.";
@@ -114,14 +117,22 @@ vars! {
     "SB_WEBHOOK_CONCURRENCY" = "16" [1, 1024] : "Deliveries in flight at once, per node.";
     "SB_WEBHOOK_TOLERANCE_SECS" = "300" [1, 86400] : "Inbound replies: the signature timestamp may differ from now by at most this.";
     "SB_WEBHOOK_REPLY_WINDOW_SECS" = "3600" [1, 7 * 86400] : "How long a delivery's correlation id can be answered (inbound replies); its records expire then.";
+    "SB_BOT_FALLBACK_TEXT" = "" : "Posted into the chat as a bot message when a bot request cannot be answered (after bot:error). Unset: nothing is posted.";
     "SB_WEBHOOK_POLL_MS" = "250" [10, 3_600_000] : "How often the delivery worker looks for due retries when nothing wakes it (a new delivery or a finished one does).";
+    "SB_BOTS" = "" : "Bot user ids bot:start may open sessions with (PROTOCOL §13), comma-separated; the bots of SB_BOT_TOPICS and SB_GUEST_BOTS count too.";
+    "SB_BOT_TOPICS" = "" : "Topics per bot: `BOT=TOPIC|TOPIC; ...`. A bot listed here refuses other topics (NOT_FOUND); any other known bot takes any topic or none.";
+    "SB_GUEST_SESSIONS" = "false" : "Guests for website chat widgets (PROTOCOL §14): POST /api/v1/guest-sessions mints guest tokens, and guest tokens may connect. false: both refused.";
+    "SB_GUEST_SECRET" = "" : "HS256 secret of guest tokens: at least 32 bytes, never SB_JWT_SECRET. Required with SB_GUEST_SESSIONS=true.";
+    "SB_GUEST_TOKEN_TTL_SECS" = "86400" [60, 30 * 86400] : "Lifetime of a guest token.";
+    "SB_GUEST_BOTS" = "" : "Bots guests may start sessions with, comma-separated. Empty: guests can start none.";
     "SB_CACHE_RULES" = "" : "Cacheable bot requests: `PATTERN global|user [day]; ...`, PATTERN matched against the trimmed, lower-cased message (trailing * = prefix).";
+    "SB_CACHE_MAX_ENTRIES" = "2000" [1, 10_000_000] : "Reply-cache entries kept at most; beyond, the least recently used are evicted.";
     "SB_CACHE_TTL_SECS" = "300" [1, 30 * 86400] : "A cached reply is fresh this long.";
     "SB_CACHE_STALE_SECS" = "3600" [0, 30 * 86400] : "After that, served stale (and refreshed once in the background) this long.";
     "SB_TRUSTED_PROXIES" = "" : "Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IP for limits).";
     "SB_MAX_CONNECTIONS_PER_USER" = "20" [1, 100_000] : "Live connections one user may hold across the cluster; more are refused with RATE_LIMITED.";
     "SB_MAX_CHATS_PER_SOCKET" = "1000" [1, 1_000_000] : "Chats one connection may receive live events of (auto-join, chat:join, chat:join-multiple).";
-    "SB_ALLOWED_ORIGINS" = "" : "Comma-separated browser origins allowed (Socket.IO and CORS of the HTTP API), e.g. https://app.example.com. Unset: any origin, no CORS headers.";
+    "SB_ALLOWED_ORIGINS" = "" : "Comma-separated browser origins allowed (Socket.IO and CORS of the HTTP API), e.g. https://app.example.com (CORS with credentials). Unset: any origin; in development CORS `*` (without credentials), in production no CORS headers and a warning at start.";
     "SB_TOKEN_EXPIRY_WARNING_SECS" = "60" [1, 86400] : "auth:expiring is sent this long before the token's exp; at exp the connection is closed.";
 }
 

@@ -29,7 +29,7 @@ pub struct UserEvent {
 
 #[utoipa::path(post, path = "/api/v1/users/{userId}/events", tag = "users",
     params(("userId" = String, Path)), request_body = UserEvent,
-    responses((status = 202, description = "`{ outcome: live | queued | dropped }`"),
+    responses((status = 202, body = crate::api::bodies::OutcomeBody),
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
         (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]

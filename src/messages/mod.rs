@@ -23,7 +23,7 @@ use crate::chat::ChatError;
 use crate::store::error::{StoreError, StoreResult};
 
 /// `text` (default) | `image` | `video` | `audio` | `file` | `link`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     #[default]
@@ -36,7 +36,7 @@ pub enum MessageType {
 }
 
 /// Media attached to a message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Media {
     pub url: String,
@@ -54,7 +54,7 @@ pub struct Media {
 }
 
 /// The `message` object of the protocol.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: String,
@@ -69,6 +69,7 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub forwarded_from: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -77,6 +78,7 @@ pub struct Message {
     /// Milliseconds since the epoch of `created_at`; used for age-based
     /// retention, not sent to clients.
     #[serde(default, skip_serializing)]
+    #[schema(ignore)]
     pub created_ms: i64,
 }
 
@@ -103,6 +105,8 @@ pub enum Appended {
     Duplicate(Message),
     /// The sender is not a member of the chat (or the chat does not exist).
     NotMember,
+    /// The chat is a completed bot session (§13): nothing was stored.
+    Completed,
 }
 
 /// Which per-user cursor to move.

@@ -79,6 +79,7 @@ pub async fn send(
         }
         Appended::Duplicate(m) => Ok(m),
         Appended::NotMember => Err(MessageError::Chat(ChatError::NotMember)),
+        Appended::Completed => Err(MessageError::Chat(ChatError::Completed)),
     }
 }
 
@@ -156,6 +157,16 @@ pub async fn history(
     user: &str,
     req: HistoryRequest,
 ) -> Result<super::Page, MessageError> {
+    chat::validate_chat_id(&req.chat_id)?;
+    if !app.stores.chats.is_member(&req.chat_id, user).await? {
+        return Err(ChatError::NotMember.into());
+    }
+    page(app, req).await
+}
+
+/// One page of a chat's history, for a reader already allowed to read it
+/// (the socket event above, the HTTP route after its own checks).
+pub async fn page(app: &App, req: HistoryRequest) -> Result<super::Page, MessageError> {
     if req.before_seq.is_some() && req.after_seq.is_some() {
         return Err(MessageError::Invalid(
             "give beforeSeq or afterSeq, not both".into(),
@@ -165,10 +176,6 @@ pub async fn history(
     let limit = req.limit.unwrap_or(DEFAULT_PAGE.min(max));
     if limit == 0 || limit > max {
         return Err(MessageError::Invalid(format!("limit must be 1-{max}")));
-    }
-    chat::validate_chat_id(&req.chat_id)?;
-    if !app.stores.chats.is_member(&req.chat_id, user).await? {
-        return Err(ChatError::NotMember.into());
     }
     let store = &app.stores.messages;
     Ok(match req.after_seq {
@@ -205,8 +212,15 @@ pub struct SyncRequest {
 pub struct SyncResult {
     pub chat_id: String,
     pub messages: Vec<Message>,
+    /// Nothing more to fetch: every message after the cursor is in this
+    /// answer. False when some were trimmed or when the answer was cut at
+    /// `SB_SYNC_MAX_MESSAGES`.
     pub complete: bool,
+    /// Cut at `SB_SYNC_MAX_MESSAGES`: ask again from the last `seq`.
     pub has_more: bool,
+    /// Some messages after the cursor were trimmed (history retention) and
+    /// can no longer be fetched.
+    pub trimmed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<crate::error::AppError>,
 }
@@ -238,8 +252,10 @@ pub async fn sync(
             Ok(SyncResult {
                 chat_id: c.chat_id.clone(),
                 messages: s.messages,
-                complete: s.complete,
+                // The store's `complete` says nothing was trimmed.
+                complete: s.complete && !s.has_more,
                 has_more: s.has_more,
+                trimmed: !s.complete,
                 error: None,
             })
         }
@@ -252,6 +268,7 @@ pub async fn sync(
                 messages: Vec::new(),
                 complete: false,
                 has_more: false,
+                trimmed: false,
                 error: Some(e.into()),
             }),
         }

@@ -19,6 +19,7 @@ const MAX_TEXT: usize = 1024;
 /// stored and pushed live like the server's own.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({ "userIds": ["alice"], "title": "Your order shipped", "body": "Track it in the app", "type": "system" }))]
 pub struct PostNotification {
     pub user_ids: Vec<String>,
     /// mention | reply | call | chat | system (default system)
@@ -43,7 +44,7 @@ pub struct PostNotification {
 
 #[utoipa::path(post, path = "/api/v1/notifications", tag = "notifications",
     request_body = PostNotification,
-    responses((status = 201, description = "`{ notified }`: how many users"),
+    responses((status = 201, body = crate::api::bodies::NotifiedBody),
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
         (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]

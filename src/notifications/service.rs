@@ -16,6 +16,7 @@ pub async fn notify(
     n: &Notification,
 ) -> Result<(), NotificationError> {
     let cfg = &app.config.notifications;
+    let mut forwarded = Vec::with_capacity(users.len());
     for user in users {
         let mut own = n.clone();
         own.id = format!("n_{}", uuid::Uuid::now_v7().simple());
@@ -23,15 +24,13 @@ pub async fn notify(
             .notifications
             .push(user, &own, cfg.max_per_user, cfg.ttl.as_secs())
             .await?;
+        let event = json!({ "notification": own });
         app.fanout()
-            .emit(
-                vec![rooms::user(user)],
-                vec![],
-                "notification:new",
-                &json!({ "notification": own }),
-            )
+            .emit(vec![rooms::user(user)], vec![], "notification:new", &event)
             .await;
+        forwarded.push((user.clone(), event));
     }
+    crate::webhooks::service::forward_to_users(app, "notification:new", forwarded).await;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ struct Users {
 }
 
 #[utoipa::path(get, path = "/api/v1/presence", tag = "presence", params(Users),
-    responses((status = 200, description = "`{ presences }`, in the order asked"),
+    responses((status = 200, body = crate::api::bodies::PresencesBody),
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
         (status = 413, body = crate::api::extract::ErrorBody)),
     security(("api_key" = [])))]

@@ -49,6 +49,9 @@ pub struct Conn {
     pub expiry: Mutex<Option<AbortHandle>>,
     /// The worker is handling an event (its ack is not sent yet).
     pub working: std::sync::atomic::AtomicBool,
+    /// When the client last sent an event ([`crate::time::mono_ms`]); pings
+    /// do not count. Read by the idle sweep.
+    last_event: std::sync::atomic::AtomicU64,
 }
 
 /// Why an event could not be queued.
@@ -82,6 +85,7 @@ impl Conn {
             expires_at: std::sync::atomic::AtomicI64::new(exp),
             expiry: Mutex::new(None),
             working: std::sync::atomic::AtomicBool::new(false),
+            last_event: std::sync::atomic::AtomicU64::new(crate::time::mono_ms()),
         });
         (conn, rx, gate_rx)
     }
@@ -111,8 +115,17 @@ impl Conn {
         }
     }
 
-    /// Queues an event, without waiting.
+    /// How long since the client last sent an event (or connected).
+    pub fn idle_for(&self) -> std::time::Duration {
+        let last = self.last_event.load(std::sync::atomic::Ordering::Relaxed);
+        std::time::Duration::from_millis(crate::time::mono_ms().saturating_sub(last))
+    }
+
+    /// Queues an event, without waiting. Every client event passes here,
+    /// so this is where activity is stamped.
     pub fn enqueue(&self, job: Job) -> Result<(), (QueueError, Job)> {
+        self.last_event
+            .store(crate::time::mono_ms(), std::sync::atomic::Ordering::Relaxed);
         let guard = self.queue.lock();
         let Some(tx) = guard.as_ref() else {
             return Err((QueueError::Closed, job));

@@ -16,7 +16,7 @@ use super::reply::{self, HandlerResult};
 use crate::error::{AppError, ErrorCode};
 use crate::rate_limit::{self, Action};
 use crate::telemetry::{metrics, traces};
-use crate::{auth, calls, channels, chat, messages, notifications, presence, reactions};
+use crate::{auth, bots, calls, channels, chat, messages, notifications, presence, reactions};
 use tracing::Instrument;
 
 /// One client event of the protocol: its name (also its metric label) and
@@ -26,6 +26,18 @@ use tracing::Instrument;
 pub struct EventSpec {
     pub name: &'static str,
     pub action: Action,
+    /// Who may send it: guests (PROTOCOL §14) only what their bot sessions
+    /// need.
+    pub audience: Audience,
+}
+
+/// Who may send an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Users only: a guest gets `FORBIDDEN`.
+    Users,
+    /// Users and guests.
+    Everyone,
 }
 
 impl EventSpec {
@@ -39,9 +51,9 @@ impl EventSpec {
 /// It yields [`EVENTS`] (names, rate classes, metric labels) and the match
 /// of `handle`, so none of them can be forgotten when an event is added.
 macro_rules! event_table {
-    ($($name:literal => $action:ident, $handler:path;)*) => {
+    ($($name:literal => $action:ident, $who:ident, $handler:path;)*) => {
         /// Every client event, in protocol order.
-        pub const EVENTS: &[EventSpec] = &[$(EventSpec { name: $name, action: Action::$action }),*];
+        pub const EVENTS: &[EventSpec] = &[$(EventSpec { name: $name, action: Action::$action, audience: Audience::$who }),*];
 
         async fn handle(cx: &Cx, event: &str, data: Value) -> HandlerResult {
             match event {
@@ -53,42 +65,43 @@ macro_rules! event_table {
 }
 
 event_table! {
-    "chat:create"              => ChatChange, chat::events::create;
-    "chat:add-members"         => ChatChange, chat::events::add_members;
-    "chat:remove-members"      => ChatChange, chat::events::remove_members;
-    "chat:join"                => Other,      chat::events::join;
-    "chat:leave"               => Other,      chat::events::leave;
-    "chat:join-multiple"       => Other,      chat::events::join_multiple;
-    "chat:get-active-members"  => Other,      chat::events::active_members;
-    "chat:list"                => Other,      chat::events::list;
-    "message:new"              => Message,    messages::events::new;
-    "message:delivered"        => Receipt,    messages::events::delivered;
-    "message:read"             => Receipt,    messages::events::read;
-    "message:typing"           => Typing,     messages::events::typing;
-    "message:stop-typing"      => Typing,     messages::events::stop_typing;
-    "chat:history"             => Other,      messages::events::history;
-    "chat:sync"                => Other,      messages::events::sync;
-    "presence:update"          => Presence,   presence::events::update;
-    "presence:subscribe"       => Other,      presence::events::subscribe;
-    "presence:unsubscribe"     => Other,      presence::events::unsubscribe;
-    "presence:get"             => Other,      presence::events::get;
-    "call:initiate"            => Call,       calls::events::initiate;
-    "call:answer"              => Signal,     calls::events::answer;
-    "call:reject"              => Signal,     calls::events::reject;
-    "call:end"                 => Signal,     calls::events::end;
-    "call:ice-candidate"       => Signal,     calls::events::ice_candidate;
-    "call:history"             => Other,      calls::events::history;
-    "reaction:new"             => Reaction,   reactions::events::new;
-    "reaction:remove"          => Reaction,   reactions::events::remove;
-    "reaction:get"             => Other,      reactions::events::get;
-    "notification:get-pending" => Other,      notifications::events::get_pending;
-    "notification:read"        => Other,      notifications::events::read;
-    "notification:clear"       => Other,      notifications::events::clear;
-    "notification:clear-all"   => Other,      notifications::events::clear_all;
-    "channel:subscribe"        => Other,      channels::events::subscribe;
-    "channel:unsubscribe"      => Other,      channels::events::unsubscribe;
-    "channel:publish"          => Publish,    channels::events::publish;
-    "auth:refresh"             => Other,      auth::events::refresh;
+    "chat:create"              => ChatChange, Users,    chat::events::create;
+    "chat:add-members"         => ChatChange, Users,    chat::events::add_members;
+    "chat:remove-members"      => ChatChange, Users,    chat::events::remove_members;
+    "chat:join"                => Other,      Users,    chat::events::join;
+    "chat:leave"               => Other,      Users,    chat::events::leave;
+    "chat:join-multiple"       => Other,      Users,    chat::events::join_multiple;
+    "chat:get-active-members"  => Other,      Users,    chat::events::active_members;
+    "chat:list"                => Other,      Users,    chat::events::list;
+    "message:new"              => Message,    Everyone, messages::events::new;
+    "message:delivered"        => Receipt,    Everyone, messages::events::delivered;
+    "message:read"             => Receipt,    Everyone, messages::events::read;
+    "message:typing"           => Typing,     Everyone, messages::events::typing;
+    "message:stop-typing"      => Typing,     Everyone, messages::events::stop_typing;
+    "chat:history"             => Other,      Everyone, messages::events::history;
+    "chat:sync"                => Other,      Everyone, messages::events::sync;
+    "presence:update"          => Presence,   Users,    presence::events::update;
+    "presence:subscribe"       => Other,      Users,    presence::events::subscribe;
+    "presence:unsubscribe"     => Other,      Users,    presence::events::unsubscribe;
+    "presence:get"             => Other,      Users,    presence::events::get;
+    "call:initiate"            => Call,       Users,    calls::events::initiate;
+    "call:answer"              => Signal,     Users,    calls::events::answer;
+    "call:reject"              => Signal,     Users,    calls::events::reject;
+    "call:end"                 => Signal,     Users,    calls::events::end;
+    "call:ice-candidate"       => Signal,     Users,    calls::events::ice_candidate;
+    "call:history"             => Other,      Users,    calls::events::history;
+    "reaction:new"             => Reaction,   Users,    reactions::events::new;
+    "reaction:remove"          => Reaction,   Users,    reactions::events::remove;
+    "reaction:get"             => Other,      Users,    reactions::events::get;
+    "notification:get-pending" => Other,      Users,    notifications::events::get_pending;
+    "notification:read"        => Other,      Users,    notifications::events::read;
+    "notification:clear"       => Other,      Users,    notifications::events::clear;
+    "notification:clear-all"   => Other,      Users,    notifications::events::clear_all;
+    "channel:subscribe"        => Other,      Users,    channels::events::subscribe;
+    "channel:unsubscribe"      => Other,      Users,    channels::events::unsubscribe;
+    "channel:publish"          => Publish,    Users,    channels::events::publish;
+    "auth:refresh"             => Other,      Users,    auth::events::refresh;
+    "bot:start"                => ChatChange, Everyone, bots::events::start;
 }
 
 /// The table's entry of an event, if it is one.
@@ -101,8 +114,14 @@ pub fn rate_class(event: &str) -> Action {
     spec(event).map_or(Action::Other, |e| e.action)
 }
 
-/// The rate limit of the event's class, then its handler.
-async fn limited(cx: &Cx, event: &str, action: Action, data: Value) -> HandlerResult {
+/// Who may send it, the rate limit of the event's class, then its handler.
+async fn limited(cx: &Cx, event: &str, spec: Option<&EventSpec>, data: Value) -> HandlerResult {
+    if cx.conn.identity.guest && spec.is_some_and(|s| s.audience == Audience::Users) {
+        return Err(AppError::forbidden(
+            "guests may only use their bot sessions",
+        ));
+    }
+    let action = spec.map_or(Action::Other, |e| e.action);
     rate_limit::service::check(&cx.app, action, cx.user_id()).await?;
     handle(cx, event, data).await
 }
@@ -143,7 +162,6 @@ async fn handle_job(cx: &Cx, job: Job) {
         // One look-up in the table for both the label and the rate class.
         let spec = spec(&event);
         let label = label(spec);
-        let action = spec.map_or(Action::Other, |e| e.action);
         let started = Instant::now();
         // `Span::none()` unless traces are exported.
         let span = traces::event_span(label, &cx.conn.socket_id, cx.user_id());
@@ -152,7 +170,7 @@ async fn handle_job(cx: &Cx, job: Job) {
             // Boxed: the worker of an idle connection then holds a small
             // future instead of one sized for the largest handler.
             Some(data) => AssertUnwindSafe(Box::pin(
-                limited(cx, &event, action, data).instrument(span.clone()),
+                limited(cx, &event, spec, data).instrument(span.clone()),
             ))
             .catch_unwind()
             .await
@@ -225,6 +243,7 @@ mod tests {
                     name: None,
                     role: None,
                     expires_at: 0,
+                    guest: false,
                 },
                 "d".into(),
                 "s".into(),

@@ -53,6 +53,30 @@ impl<A: Adapter> Fanout for IoFanout<A> {
         self.0.sockets().len()
     }
 
+    fn local_rooms(&self) -> Vec<(String, usize)> {
+        let mut counts: std::collections::HashMap<String, usize> = Default::default();
+        for s in self.0.sockets() {
+            for r in s.rooms() {
+                *counts.entry(r.to_string()).or_default() += 1;
+            }
+        }
+        counts.into_iter().collect()
+    }
+
+    async fn local_channels(&self) -> Vec<(String, usize)> {
+        let rooms = self.0.local().rooms().await.unwrap_or_default();
+        rooms
+            .iter()
+            .filter_map(|r| match crate::rooms::kind(r) {
+                crate::rooms::Kind::Channel(name) => {
+                    let n = self.0.local().within(r.to_string()).sockets().len();
+                    (n > 0).then(|| (name.to_string(), n))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     fn local_transports(&self) -> Vec<LocalTransport> {
         self.0
             .sockets()

@@ -1,5 +1,15 @@
-//! The Redis pub/sub driver of the Socket.IO adapter: the fred driver of
-//! `socketioxide-redis`, plus metrics and the cross-node trace carrier.
+//! The Redis pub/sub driver of the Socket.IO adapter: sharded pub/sub on
+//! fred's subscriber client, with metrics, the own-echo drop, the
+//! cross-node trace carrier and an account of lost messages.
+//!
+//! **Lost messages.** fred hands every message of the connection to one
+//! broadcast buffer (`SB_REDIS_PUBSUB_BUFFER`); the dispatcher moves each
+//! to its channel's stream (`SB_ADAPTER_BUFFER`). A buffer that overflows
+//! (a burst of connects on other nodes while this one is CPU-bound, say)
+//! loses messages. Each one is counted
+//! (`switchboard_pubsub_dropped_total{reason}`) and the node's clients are
+//! sent `sync:needed`, as after a dropped connection: a stored message is
+//! never lost, only its live delivery.
 //!
 //! **Metrics.** Every cross-node message is counted on the way out and in
 //! (`switchboard_fanout_bytes_total{direction}`,
@@ -25,12 +35,18 @@
 //! nodes. Nodes of a cluster must all understand it (every version since
 //! traces exist does); with traces off nothing is ever framed.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
-use futures::StreamExt;
+use fred::clients::SubscriberClient;
+use fred::interfaces::{EventInterface, PubsubInterface};
+use fred::prelude::ClientLike;
+use fred::types::Message;
 use socketioxide_core::adapter::remote_packet::{RequestIn, RequestTypeIn};
-use socketioxide_redis::drivers::fred::FredDriver;
+use socketioxide_redis::drivers::fred::FredError;
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::app::App;
 use crate::telemetry::{metrics, traces};
@@ -38,23 +54,101 @@ use crate::telemetry::{metrics, traces};
 /// First byte of a frame with a trace carrier (never a MessagePack byte).
 const CARRIER: u8 = 0xC1;
 
-/// [`FredDriver`] plus counters and the trace carrier. `app` (weak: the
-/// app owns the adapter) counts local recipients for the delivery span.
+/// The adapter's pub/sub driver on fred's subscriber client. It shares
+/// one connection and one dispatcher between every channel, like the fred
+/// driver of `socketioxide-redis` it replaces, and does the metrics, the
+/// echo drop and the trace carrier inline, without a task per channel.
 #[derive(Clone)]
-pub struct MeteredDriver {
-    inner: FredDriver,
-    app: Weak<App>,
+pub struct PubsubDriver {
+    conn: SubscriberClient,
+    handlers: Handlers,
     /// The first bytes of this node's requests (see "Own echoes").
     own: Arc<OnceLock<Vec<u8>>>,
 }
 
-impl MeteredDriver {
-    pub fn new(inner: FredDriver, app: &Arc<App>) -> Self {
-        Self {
-            inner,
-            app: Arc::downgrade(app),
+type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
+
+impl PubsubDriver {
+    /// Starts the dispatcher, then connects. `lost` counts the messages
+    /// that could not be delivered (see [`Dispatcher::lost`]). `app` (weak:
+    /// the app owns the adapter) counts local recipients for the delivery
+    /// span.
+    pub async fn new(
+        conn: SubscriberClient,
+        app: &Arc<App>,
+        lost: watch::Sender<u64>,
+    ) -> Result<Self, FredError> {
+        let driver = Self {
+            conn,
+            handlers: Arc::default(),
             own: Arc::default(),
+        };
+        let dispatcher = Dispatcher {
+            handlers: driver.handlers.clone(),
+            own: driver.own.clone(),
+            app: Arc::downgrade(app),
+            lost,
+        };
+        tokio::spawn(dispatcher.run(driver.conn.message_rx()));
+        driver.conn.init().await?;
+        Ok(driver)
+    }
+}
+
+/// Hands each message from the subscriber connection to the stream of its
+/// channel.
+struct Dispatcher {
+    handlers: Handlers,
+    own: Arc<OnceLock<Vec<u8>>>,
+    app: Weak<App>,
+    lost: watch::Sender<u64>,
+}
+
+impl Dispatcher {
+    /// Runs until the client is dropped (fred keeps the receiver open
+    /// across reconnections).
+    async fn run(self, mut rx: broadcast::Receiver<Message>) {
+        loop {
+            match rx.recv().await {
+                Ok(msg) => self.dispatch(msg),
+                Err(broadcast::error::RecvError::Lagged(n)) => self.lost("lagged", n),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
         }
+    }
+
+    fn dispatch(&self, msg: Message) {
+        let chan = msg.channel.to_string();
+        let Some(item) = msg.value.into_owned_bytes() else {
+            return;
+        };
+        metrics::fanout_received(item.len());
+        let (carried, payload) = unframe(item);
+        if is_request(&chan) && self.own.get().is_some_and(|o| origin(&payload) == Some(o)) {
+            return;
+        }
+        if let Some(tp) = carried {
+            record_delivery(&self.app, &tp, &payload);
+        }
+        let full = match self.handlers.read().unwrap().get(&chan) {
+            // A stream that is not read (a namespace being removed) must
+            // not hold up the other channels: never wait on one.
+            Some(tx) => matches!(tx.try_send((chan, payload)), Err(TrySendError::Full(_))),
+            None => false,
+        };
+        if full {
+            self.lost("full", 1);
+        }
+    }
+
+    /// Messages from other nodes that this node will never deliver:
+    /// `lagged` when fred's buffer (`SB_REDIS_PUBSUB_BUFFER`) overflowed
+    /// before the dispatcher read it, `full` when a channel's stream
+    /// (`SB_ADAPTER_BUFFER`) was full. Counted, and the clients of this
+    /// node are told to sync (`setup::ask_to_sync`).
+    fn lost(&self, reason: &'static str, n: u64) {
+        metrics::pubsub_dropped(reason, n);
+        self.lost.send_modify(|c| *c += n);
     }
 }
 
@@ -127,8 +221,8 @@ fn record_delivery(app: &Weak<App>, traceparent: &str, payload: &[u8]) {
     }
 }
 
-impl Driver for MeteredDriver {
-    type Error = <FredDriver as Driver>::Error;
+impl Driver for PubsubDriver {
+    type Error = FredError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
         if self.own.get().is_none() && is_request(&chan) {
@@ -138,7 +232,8 @@ impl Driver for MeteredDriver {
         }
         let val = if traces::enabled() { frame(val) } else { val };
         metrics::fanout_sent_bytes(val.len());
-        self.inner.publish(chan, val).await
+        self.conn.spublish::<u16, _, _>(chan, val).await?;
+        Ok(())
     }
 
     async fn subscribe(
@@ -146,42 +241,26 @@ impl Driver for MeteredDriver {
         chan: String,
         size: usize,
     ) -> Result<MessageStream<ChanItem>, Self::Error> {
-        let mut inner = self.inner.subscribe(chan, size).await?;
-        let app = self.app.clone();
-        let own = self.own.clone();
-        // Same buffer as the adapter asked for; the forwarder ends when
-        // either side goes away (unsubscribe drops the inner sender, the
-        // adapter drops the outer receiver).
-        let (tx, rx) = tokio::sync::mpsc::channel(size.max(1));
-        tokio::spawn(async move {
-            while let Some((chan, item)) = inner.next().await {
-                metrics::fanout_received(item.len());
-                let (carried, payload) = unframe(item);
-                if is_request(&chan) && own.get().is_some_and(|o| origin(&payload) == Some(o)) {
-                    continue;
-                }
-                if let Some(tp) = carried {
-                    record_delivery(&app, &tp, &payload);
-                }
-                if tx.send((chan, payload)).await.is_err() {
-                    return;
-                }
-            }
-        });
+        self.conn.ssubscribe(chan.as_str()).await?;
+        let (tx, rx) = mpsc::channel(size.max(1));
+        self.handlers.write().unwrap().insert(chan, tx);
         Ok(MessageStream::new(rx))
     }
 
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
-        self.inner.unsubscribe(chan).await
+        self.handlers.write().unwrap().remove(&chan);
+        self.conn.sunsubscribe(chan).await?;
+        Ok(())
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
-        self.inner.num_serv(chan).await
+        let (_, num): (String, u16) = self.conn.pubsub_shardnumsub(chan).await?;
+        Ok(num)
     }
 }
 
 /// The adapter type of a cluster node.
-pub type Adapter<E> = socketioxide_redis::CustomRedisAdapter<E, MeteredDriver>;
+pub type Adapter<E> = socketioxide_redis::CustomRedisAdapter<E, PubsubDriver>;
 
 #[cfg(test)]
 mod tests {
@@ -232,5 +311,89 @@ mod tests {
         framed.extend_from_slice(tp.as_bytes());
         framed.extend_from_slice(&[0x93, 1, 2, 3]);
         assert_eq!(unframe(framed), (Some(tp.to_string()), vec![0x93, 1, 2, 3]));
+    }
+
+    fn message(chan: &str, value: Vec<u8>) -> Message {
+        Message {
+            channel: chan.into(),
+            kind: fred::types::MessageKind::SMessage,
+            value: fred::types::Value::Bytes(value.into()),
+            server: fred::types::config::Server::new("127.0.0.1", 6379),
+        }
+    }
+
+    /// A dispatcher over `handlers`, with its lost-message counter.
+    fn dispatcher(
+        handlers: Vec<(&str, mpsc::Sender<ChanItem>)>,
+    ) -> (Dispatcher, watch::Receiver<u64>) {
+        let (lost, rx) = watch::channel(0);
+        let handlers = handlers
+            .into_iter()
+            .map(|(c, tx)| (c.to_string(), tx))
+            .collect();
+        let d = Dispatcher {
+            handlers: Arc::new(RwLock::new(handlers)),
+            own: Arc::default(),
+            app: Weak::new(),
+            lost,
+        };
+        (d, rx)
+    }
+
+    /// fred's buffer overflowed before the dispatcher read it: the
+    /// overwritten messages are counted, the rest still delivered.
+    #[tokio::test]
+    async fn an_overflowing_connection_buffer_is_counted() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let (d, lost) = dispatcher(vec![("sio-request#/#", tx)]);
+        let (fred_tx, fred_rx) = broadcast::channel(2);
+        for i in 0..5u8 {
+            fred_tx.send(message("sio-request#/#", vec![i])).unwrap();
+        }
+        drop(fred_tx);
+        d.run(fred_rx).await;
+        assert_eq!(*lost.borrow(), 3);
+        assert_eq!(rx.recv().await.unwrap().1, vec![3]);
+        assert_eq!(rx.recv().await.unwrap().1, vec![4]);
+        assert!(rx.try_recv().is_err());
+    }
+
+    /// A channel whose stream is full loses its own messages (counted),
+    /// and never holds up another channel.
+    #[tokio::test]
+    async fn a_full_stream_loses_only_its_own_messages() {
+        let (slow_tx, mut slow) = mpsc::channel(1);
+        let (fast_tx, mut fast) = mpsc::channel(8);
+        let (d, lost) = dispatcher(vec![("slow", slow_tx), ("fast", fast_tx)]);
+        for i in 0..3u8 {
+            d.dispatch(message("slow", vec![i]));
+            d.dispatch(message("fast", vec![i]));
+        }
+        // Unknown channels (unsubscribed a moment ago) are not losses.
+        d.dispatch(message("gone", vec![9]));
+        assert_eq!(*lost.borrow(), 2);
+        assert_eq!(slow.try_recv().unwrap().1, vec![0]);
+        assert!(slow.try_recv().is_err());
+        for i in 0..3u8 {
+            assert_eq!(fast.try_recv().unwrap().1, vec![i]);
+        }
+    }
+
+    /// This node's own requests come back from Redis and are dropped
+    /// before the adapter sees them; other nodes' pass, unframed.
+    #[tokio::test]
+    async fn own_echoes_are_dropped_and_carriers_stripped() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let (d, lost) = dispatcher(vec![("sio-request#/#", tx)]);
+        let ours = vec![0x93, 0xa2, b'a', b'b', 1];
+        let theirs = vec![0x93, 0xa2, b'c', b'd', 2];
+        d.own.set(origin(&ours).unwrap().to_vec()).unwrap();
+        d.dispatch(message("sio-request#/#", ours));
+        let mut framed = vec![CARRIER, 3, b'x', b'y', b'z'];
+        framed.extend_from_slice(&theirs);
+        d.dispatch(message("sio-request#/#", framed));
+        assert_eq!(rx.try_recv().unwrap().1, theirs);
+        assert!(rx.try_recv().is_err());
+        assert_eq!(*lost.borrow(), 0);
     }
 }

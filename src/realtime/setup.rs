@@ -16,7 +16,7 @@ use super::cx::Cx;
 use super::dispatch;
 use super::enqueue::Enqueue;
 use super::fanout::{IoFanout, SocketHandle};
-use super::pubsub::MeteredDriver;
+use super::pubsub::PubsubDriver;
 use crate::app::AppState;
 use crate::auth::connect::{credentials, ConnectRefusal};
 use crate::fanout::{Fanout, SocketOps};
@@ -49,6 +49,7 @@ fn builder(app: &AppState) -> SocketIoBuilder {
 pub fn attach_local(app: &AppState) -> SocketIoLayer {
     let (layer, io) = builder(app).build_layer();
     io.ns("/", on_connect.with(authenticate));
+    tokio::spawn(idle_sweep(io.clone(), app.clone()));
     app.set_fanout(Arc::new(IoFanout(io)) as Arc<dyn Fanout>);
     layer
 }
@@ -67,46 +68,118 @@ pub async fn attach_redis(
         client: subscriber,
         resubscribed,
     } = subscriber;
-    let driver = socketioxide_redis::drivers::fred::FredDriver::new(subscriber)
+    let (lost_tx, lost) = tokio::sync::watch::channel(0u64);
+    let driver = PubsubDriver::new(subscriber, &app.0, lost_tx)
         .await
         .map_err(|e| format!("redis adapter: {e}"))?;
-    let ctr = socketioxide_redis::RedisAdapterCtr::new_with_driver(
-        MeteredDriver::new(driver, &app.0),
-        cfg,
-    );
+    let ctr = socketioxide_redis::RedisAdapterCtr::new_with_driver(driver, cfg);
     let (layer, io) = builder(app)
         .with_adapter::<super::pubsub::Adapter<_>>(ctr)
         .build_layer();
     io.ns("/", on_connect.with(authenticate))
         .await
         .map_err(|e| format!("redis adapter: {e}"))?;
-    tokio::spawn(ask_to_sync_after_resubscribing(io.clone(), resubscribed));
+    tokio::spawn(ask_to_sync(io.clone(), resubscribed, lost));
+    tokio::spawn(idle_sweep(io.clone(), app.clone()));
     app.set_fanout(Arc::new(IoFanout(io)) as Arc<dyn Fanout>);
     Ok(layer)
 }
 
-/// After the pub/sub connection was lost and restored, this node missed
-/// what other nodes published meanwhile: `sync:needed` tells its clients
-/// to `chat:sync` (docs/protocol.md §4).
-async fn ask_to_sync_after_resubscribing<A: Adapter>(
+/// This node missed what other nodes published: after the pub/sub
+/// connection was lost and restored (`pubsub_reconnected`), or when
+/// cross-node messages were dropped from a full buffer (`pubsub_lagged`,
+/// see realtime::pubsub). `sync:needed` tells its clients to `chat:sync`
+/// (docs/protocol.md §4). Drops come in bursts: the notice goes out once the
+/// burst has been quiet for [`LAG_QUIET`] (during a longer overload, every
+/// [`LAG_LONGEST`]), so that an overload does not turn into a sync storm.
+async fn ask_to_sync<A: Adapter>(
     io: socketioxide::SocketIo<A>,
     mut resubscribed: tokio::sync::watch::Receiver<u64>,
+    mut lost: tokio::sync::watch::Receiver<u64>,
 ) {
-    while resubscribed.changed().await.is_ok() {
-        crate::telemetry::metrics::pubsub_resubscribed();
-        let data = serde_json::json!({
-            "reason": "pubsub_reconnected",
-            "at": crate::time::now_rfc3339(),
-        });
+    loop {
+        let reason = tokio::select! {
+            r = resubscribed.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                crate::telemetry::metrics::pubsub_resubscribed();
+                "pubsub_reconnected"
+            }
+            r = lost.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                // Let the burst pass: the clients sync once, after it
+                // (or every LAG_LONGEST while it lasts).
+                let since = tokio::time::Instant::now();
+                loop {
+                    let seen = *lost.borrow_and_update();
+                    tokio::time::sleep(LAG_QUIET).await;
+                    if *lost.borrow() == seen || since.elapsed() >= LAG_LONGEST {
+                        break;
+                    }
+                }
+                "pubsub_lagged"
+            }
+        };
+        let data = serde_json::json!({ "reason": reason, "at": crate::time::now_rfc3339() });
         tracing::warn!(
+            reason,
+            dropped = *lost.borrow(),
             sockets = io.sockets().len(),
-            "pub/sub was re-subscribed after a dropped connection; asking clients to sync"
+            "cross-node messages were missed; asking clients to sync"
         );
         if let Err(e) = io.local().emit("sync:needed", &data).await {
             tracing::warn!(error = %e, "sync:needed broadcast failed");
         }
     }
 }
+
+/// How long cross-node drops must stop before clients are told to sync.
+const LAG_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest a node waits to send `sync:needed` while drops go on.
+const LAG_LONGEST: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The idle timeout (`SB_IDLE_TIMEOUT_SECS`): a coarse sweep over the
+/// node's connections, every quarter of the timeout (at most 30 s), reads
+/// each one's last-event stamp (set as events are queued: no timer per
+/// event or per connection). An idle connection gets
+/// `session:idle { idleSecs }`, then is disconnected; it is closed between
+/// the timeout and the timeout plus one sweep period after its last event.
+async fn idle_sweep<A: Adapter>(io: socketioxide::SocketIo<A>, app: AppState) {
+    let timeout = app.config.server.idle_timeout;
+    if timeout.is_zero() {
+        return;
+    }
+    let period = (timeout / 4).clamp(
+        std::time::Duration::from_millis(250),
+        std::time::Duration::from_secs(30),
+    );
+    let data = serde_json::json!({ "idleSecs": timeout.as_secs() });
+    crate::time::every(period, || async {
+        for s in io.sockets() {
+            let idle = s
+                .extensions
+                .get::<Arc<Conn>>()
+                .is_some_and(|c| c.idle_for() >= timeout);
+            if !idle {
+                continue;
+            }
+            metrics::idle_disconnect();
+            // The notice is queued before the disconnect packet, on the
+            // same transport.
+            let _ = s.emit("session:idle", &data);
+            let _ = s.disconnect();
+        }
+    })
+    .await;
+}
+
+/// A user at `SB_MAX_CONNECTIONS_PER_USER` waits this long before trying
+/// again (one of its connections may have closed by then; no time-based
+/// limit says when).
+const PER_USER_RETRY_MS: u64 = 5_000;
 
 /// Connect middleware: authenticate, then set up the connection's queue and
 /// handlers before the client can send anything.
@@ -130,7 +203,8 @@ async fn authenticate<A: Adapter>(
             .map(str::to_string)
     });
     let result = admit(&s, auth, &app).instrument(span.clone()).await;
-    if result.is_err() {
+    if let Err(refusal) = &result {
+        metrics::handshake(refusal.code());
         span.record("error.type", "refused");
     }
     result
@@ -142,35 +216,47 @@ async fn admit<A: Adapter>(
     app: &AppState,
 ) -> Result<(), ConnectRefusal> {
     if app.is_draining() {
-        metrics::handshake("SERVER_DRAINING");
-        return Err(ConnectRefusal::Draining);
+        return Err(ConnectRefusal::Draining {
+            retry_after_ms: crate::auth::connect::DRAINING_RETRY_MS,
+        });
     }
     if let Some(ip) = crate::security::request_ip(app, s.req_parts()) {
-        if crate::rate_limit::service::check(
+        use crate::rate_limit::RateLimitError;
+        let refused = match crate::rate_limit::service::check(
             app,
             crate::rate_limit::Action::Connect,
             &ip.to_string(),
         )
         .await
-        .is_err()
         {
-            metrics::handshake("RATE_LIMITED");
-            return Err(ConnectRefusal::RateLimited);
+            Ok(()) => None,
+            Err(RateLimitError::Limited { retry_after_ms }) => Some(ConnectRefusal::RateLimited {
+                retry_after_ms,
+                why: "too many connections from this address (SB_RATE_CONNECT): retry after retryAfterMs",
+            }),
+            Err(RateLimitError::Unavailable) => Some(ConnectRefusal::RateLimited {
+                retry_after_ms: 1_000,
+                why: "the connection rate limiter is unavailable: retry after retryAfterMs",
+            }),
+        };
+        if let Some(r) = refused {
+            return Err(r);
         }
     }
     let token = credentials(auth.as_ref(), s.req_parts());
     let identity = match app.verifier.verify(token.as_deref().unwrap_or("")).await {
         Ok(id) => id,
         Err(e) => {
-            metrics::handshake(e.code());
             return Err(ConnectRefusal::Auth(e));
         }
     };
     let max = app.config.security.max_connections_per_user;
     if let Ok(sessions) = app.stores.cluster.sessions_of(&identity.user_id).await {
         if sessions.len() >= max {
-            metrics::handshake("RATE_LIMITED");
-            return Err(ConnectRefusal::RateLimited);
+            return Err(ConnectRefusal::RateLimited {
+                retry_after_ms: PER_USER_RETRY_MS,
+                why: "this user holds the most connections allowed (SB_MAX_CONNECTIONS_PER_USER): close one, or retry after retryAfterMs",
+            });
         }
     }
     let device_id = identity
@@ -195,6 +281,7 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>) {
     };
     metrics::handshake("ok");
     metrics::connection_opened();
+    app.connection_opened();
     let user = conn.user_id().to_string();
     s.join([rooms::user(&user), rooms::socket(&conn.socket_id)]);
     let session = conn.session(&app.node_id);
@@ -268,6 +355,7 @@ async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(app): State<AppState>)
         return;
     };
     metrics::connection_closed();
+    app.connection_closed();
     conn.close_queue();
     if let Some(timer) = conn.expiry.lock().take() {
         timer.abort();

@@ -83,12 +83,20 @@ families! {
         "Redis command failures, by kind: unavailable (connection, timeout) or internal.";
     PUBSUB_RESUBSCRIBED = "switchboard_pubsub_resubscribed_total", Counter, [],
         "Times this node's Redis pub/sub connection dropped and its subscriptions were restored (its clients were sent sync:needed).";
+    BOT_ERRORS = "switchboard_bot_errors_total", Counter, ["retryable"],
+        "Bot requests that will not be answered (bot:error BOT_UNAVAILABLE sent to the chat): retryable (attempts exhausted) or not (the backend refused with a 4xx).";
+    REPLY_CACHE_EVICTIONS = "switchboard_reply_cache_evictions_total", Counter, [],
+        "Reply-cache entries evicted, least recently used first, to stay within SB_CACHE_MAX_ENTRIES.";
+    IDLE_DISCONNECTS = "switchboard_idle_disconnects_total", Counter, [],
+        "Connections closed by the idle timeout (SB_IDLE_TIMEOUT_SECS) after session:idle.";
+    PUBSUB_DROPPED = "switchboard_pubsub_dropped_total", Counter, ["reason"],
+        "Cross-node messages this node received but could not deliver: lagged (the pub/sub connection's buffer, SB_REDIS_PUBSUB_BUFFER, overflowed) or full (a channel's stream, SB_ADAPTER_BUFFER, was full). Its clients were sent sync:needed.";
     REDIS_WAITS = "switchboard_redis_waits_total", Counter, ["result"],
         "SB_REDIS_WAIT_REPLICAS: stored messages whose replicas confirmed them (confirmed) or did not in time (unconfirmed: the ack was UNAVAILABLE).";
     RATE_LIMIT = "switchboard_rate_limit_total", Counter, ["action", "result"],
         "Rate-limit decisions other than allowed: limited, fail_open, fail_closed.";
     WEBHOOKS = "switchboard_webhooks_total", Counter, ["outcome"],
-        "Webhook deliveries by outcome: queued, delivered, retried, dead.";
+        "Webhook deliveries by outcome: queued, delivered, retried, dead, replayed (a dead letter queued again by an admin).";
     WEBHOOK_DURATION = "switchboard_webhook_duration_seconds", Histogram, [],
         "One webhook delivery attempt, request to response (buckets up to the longest timeout).";
     WEBHOOK_QUEUE = "switchboard_webhook_queue_depth", Gauge, ["state"],
@@ -107,6 +115,8 @@ families! {
         "Calls ended, by reason (hangup, declined, timeout, ...).";
     REPLY_CACHE_ENTRIES = "switchboard_reply_cache_entries", Gauge, [],
         "Reply-cache entries in the store (cluster-wide, as last read by this node; 0 without SB_CACHE_RULES).";
+    REPLY_CACHE_IN_FLIGHT = "switchboard_reply_cache_in_flight", Gauge, [],
+        "Cacheable requests with the automation now that identical requests wait for (cluster-wide, as last read by this node).";
     HTTP_REQUESTS = "switchboard_http_requests_total", Counter, ["method", "route", "status"],
         "HTTP requests answered (API, admin and node routes; not Socket.IO), by route template.";
     HTTP_DURATION = "switchboard_http_request_duration_seconds", Histogram, ["method", "route"],
@@ -193,11 +203,19 @@ fn describe_and_zero() {
         metrics::counter!(REDIS_ERRORS, "kind" => k).absolute(0);
     }
     metrics::counter!(PUBSUB_RESUBSCRIBED).absolute(0);
+    for r in ["lagged", "full"] {
+        metrics::counter!(PUBSUB_DROPPED, "reason" => r).absolute(0);
+    }
+    metrics::counter!(IDLE_DISCONNECTS).absolute(0);
+    metrics::counter!(REPLY_CACHE_EVICTIONS).absolute(0);
+    for r in ["true", "false"] {
+        metrics::counter!(BOT_ERRORS, "retryable" => r).absolute(0);
+    }
     for r in ["confirmed", "unconfirmed"] {
         metrics::counter!(REDIS_WAITS, "result" => r).absolute(0);
     }
     metrics::counter!(RATE_LIMIT, "action" => "message", "result" => "limited").absolute(0);
-    for o in ["queued", "delivered", "retried", "dead"] {
+    for o in ["queued", "delivered", "retried", "dead", "replayed"] {
         metrics::counter!(WEBHOOKS, "outcome" => o).absolute(0);
     }
     for s in ["ready", "in_flight", "dead"] {
@@ -212,6 +230,7 @@ fn describe_and_zero() {
     metrics::counter!(CALLS_ANSWERED).absolute(0);
     metrics::counter!(CALLS_ENDED, "reason" => "hangup").absolute(0);
     metrics::gauge!(REPLY_CACHE_ENTRIES).set(0.0);
+    metrics::gauge!(REPLY_CACHE_IN_FLIGHT).set(0.0);
     metrics::counter!(HTTP_REQUESTS, "method" => "GET", "route" => "/health", "status" => "200")
         .absolute(0);
     // Histograms render once they hold a sample; a zero-length observation
@@ -244,6 +263,9 @@ pub fn handshake(result: &'static str) {
 
 /// One client event: its label, result and handling time.
 pub fn event(label: &'static str, code: Option<ErrorCode>, took: Duration) {
+    if code.is_some() {
+        super::totals::ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let result = code.map_or("OK", ErrorCode::as_str);
     metrics::counter!(EVENTS, "event" => label, "result" => result).increment(1);
     metrics::histogram!(EVENT_DURATION, "event" => label).record(took.as_secs_f64());
@@ -255,10 +277,12 @@ pub fn event_refused(label: &'static str, code: ErrorCode) {
 }
 
 pub fn message_stored() {
+    super::totals::MESSAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     metrics::counter!(MESSAGES_STORED).increment(1);
 }
 
 pub fn fanout_published() {
+    super::totals::PUBLISHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     metrics::counter!(FANOUT_PUBLISHES).increment(1);
 }
 
@@ -280,6 +304,23 @@ pub fn redis_script(took: Duration) {
 
 pub fn pubsub_resubscribed() {
     metrics::counter!(PUBSUB_RESUBSCRIBED).increment(1);
+}
+
+pub fn bot_error(retryable: bool) {
+    let label = if retryable { "true" } else { "false" };
+    metrics::counter!(BOT_ERRORS, "retryable" => label).increment(1);
+}
+
+pub fn reply_cache_evicted(n: u64) {
+    metrics::counter!(REPLY_CACHE_EVICTIONS).increment(n);
+}
+
+pub fn idle_disconnect() {
+    metrics::counter!(IDLE_DISCONNECTS).increment(1);
+}
+
+pub fn pubsub_dropped(reason: &'static str, n: u64) {
+    metrics::counter!(PUBSUB_DROPPED, "reason" => reason).increment(n);
 }
 
 pub fn redis_wait(confirmed: bool) {
@@ -317,9 +358,10 @@ pub fn call_answered() {
     metrics::counter!(CALLS_ANSWERED).increment(1);
 }
 
-/// Reply-cache entries, as just read from the store.
-pub fn cache_entries(n: u64) {
+/// Reply-cache entries and requests in flight, as just read from the store.
+pub fn cache_entries(n: u64, in_flight: u64) {
     metrics::gauge!(REPLY_CACHE_ENTRIES).set(n as f64);
+    metrics::gauge!(REPLY_CACHE_IN_FLIGHT).set(in_flight as f64);
 }
 
 pub fn call_ended(reason: &'static str) {

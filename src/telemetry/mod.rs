@@ -13,6 +13,7 @@
 
 pub mod logs;
 pub mod metrics;
+pub mod totals;
 pub mod traces;
 
 use std::io::IsTerminal;

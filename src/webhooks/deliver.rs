@@ -59,6 +59,31 @@ pub async fn bot_typing(app: &App, chat_id: &str, bot: &str, typing: bool) {
         .await;
 }
 
+/// `bot:error { chatId, correlationId, code: "BOT_UNAVAILABLE", message,
+/// retryable }` to the chat's members: a bot request will not be answered.
+pub async fn bot_error(app: &App, chat_id: &str, correlation_id: &str, retryable: bool) {
+    crate::telemetry::metrics::bot_error(retryable);
+    let message = if retryable {
+        "the assistant could not be reached; try again later"
+    } else {
+        "the assistant refused this request"
+    };
+    app.fanout()
+        .emit(
+            vec![rooms::chat(chat_id)],
+            vec![],
+            "bot:error",
+            &json!({
+                "chatId": chat_id,
+                "correlationId": correlation_id,
+                "code": "BOT_UNAVAILABLE",
+                "message": message,
+                "retryable": retryable,
+            }),
+        )
+        .await;
+}
+
 /// Posts `replies` (validated like `message:new`) into `chat` as `bot`;
 /// client ids derived from `key` make a repeat store nothing new. Returns
 /// how many were posted.

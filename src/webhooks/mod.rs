@@ -47,21 +47,24 @@ pub use crate::config::automation::Format;
 use crate::messages::{Media, Message, MessageType};
 use queue::Delivery;
 
-/// What goes to the automation for a user message to a bot.
-pub fn delivery_for(m: &Message, bot: Option<&str>, cache_key: Option<String>) -> Delivery {
+/// What goes to the automation for a user message to a bot. `session`:
+/// the chat's `{ topic, metadata }` when it is a bot session (§13).
+pub fn delivery_for(
+    m: &Message,
+    bot: Option<&str>,
+    cache_key: Option<String>,
+    session: Option<Value>,
+) -> Delivery {
     Delivery {
-        id: uuid::Uuid::now_v7().simple().to_string(),
-        correlation_id: format!("corr_{}", uuid::Uuid::now_v7().simple()),
-        event: "message:new".into(),
-        chat_id: Some(m.chat_id.clone()),
         bot_id: bot.map(str::to_string),
         sender_id: Some(m.sender_id.clone()),
-        data: json!({ "message": m }),
-        attempt: 0,
-        created_ms: crate::time::now_ms(),
         cache_key,
-        refresh: false,
-        traceparent: None,
+        session,
+        ..Delivery::new(
+            "message:new",
+            Some(m.chat_id.clone()),
+            json!({ "message": m }),
+        )
     }
 }
 
@@ -99,10 +102,13 @@ pub fn payload(d: &Delivery, format: Format) -> Value {
             "data": d.data,
             "chatId": d.chat_id,
             "botId": d.bot_id,
+            // A bot session (§13) is its chat; elsewhere chat and bot.
             "sessionId": d.chat_id.as_ref().map(|c| match &d.bot_id {
+                Some(_) if c.starts_with(crate::bots::SESSION_PREFIX) => c.clone(),
                 Some(b) => format!("{c}:{b}"),
                 None => c.clone(),
             }),
+            "session": d.session,
             "correlationId": d.correlation_id,
             "timestamp": timestamp,
         }),
@@ -130,12 +136,28 @@ pub struct Reply {
 /// A synchronous response body, or `POST /api/v1/webhooks/inbound`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({ "correlationId": "corr_0190b7c2", "replies": [{ "content": "Here is your NDA." }], "complete": { "result": { "document": "https://files.example/nda.pdf" } } }))]
 pub struct Inbound {
     #[serde(default)]
     pub correlation_id: Option<String>,
     #[serde(default)]
     pub replies: Vec<Reply>,
+    /// Completes the bot session (§13) after the replies are posted.
+    #[serde(default)]
+    pub complete: Option<Complete>,
 }
+
+/// `complete` of a reply: the session's `result` (any JSON, at most
+/// [`MAX_RESULT_BYTES`] serialized).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct Complete {
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+}
+
+/// Largest session `result`.
+pub const MAX_RESULT_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplyError {
@@ -145,6 +167,8 @@ pub enum ReplyError {
     UnknownCorrelation,
     #[error("at most {MAX_REPLIES} replies")]
     TooMany,
+    #[error("complete.result is larger than {MAX_RESULT_BYTES} bytes")]
+    ResultTooLarge,
     #[error(transparent)]
     Store(#[from] crate::store::error::StoreError),
 }

@@ -36,6 +36,37 @@ pub struct Delivery {
     /// traces are exported); the request carries it as `traceparent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// A bot session's (§13) `{ topic, metadata }`, sent as `session`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Value>,
+}
+
+impl Delivery {
+    /// A new delivery of `event` with `data`: fresh delivery and
+    /// correlation ids, no attempt yet, no bot.
+    pub fn new(event: &str, chat_id: Option<String>, data: Value) -> Self {
+        Delivery {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            correlation_id: format!("corr_{}", uuid::Uuid::now_v7().simple()),
+            event: event.into(),
+            chat_id,
+            bot_id: None,
+            sender_id: None,
+            data,
+            attempt: 0,
+            created_ms: crate::time::now_ms(),
+            cache_key: None,
+            refresh: false,
+            traceparent: None,
+            session: None,
+        }
+    }
+}
+
+/// Dead letters are named by their delivery id: generated hex, so 1 to 64
+/// ASCII letters and digits (anything else names none).
+pub fn is_delivery_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Queue depths for `/admin/stats`.
@@ -65,6 +96,9 @@ pub trait WebhookQueue: Send + Sync + 'static {
     async fn dead_letter(&self, d: &Delivery, error: &str, max_dead: usize) -> StoreResult<()>;
     /// The newest dead letters: `{ delivery, error, at }`.
     async fn dead_letters(&self, limit: usize) -> StoreResult<Vec<Value>>;
+    /// Removes the dead letter of delivery `id` and returns it (for replay
+    /// or deletion); `None` when there is none.
+    async fn take_dead(&self, id: &str) -> StoreResult<Option<Value>>;
     async fn depths(&self) -> StoreResult<Depths>;
     /// Remembers a delivery under its correlation id for `ttl` (the reply
     /// window).

@@ -20,7 +20,7 @@ use crate::error::AppError;
     request_body = Inbound,
     params(("X-Switchboard-Signature" = String, Header,
         description = "t=<unix>,v1=<hex HMAC-SHA256(secret, \"t.body\")>")),
-    responses((status = 200, description = "`{ posted }`: replies posted into the chat"),
+    responses((status = 200, body = crate::api::bodies::PostedBody),
         (status = 400, body = crate::api::extract::ErrorBody), (status = 401, body = crate::api::extract::ErrorBody),
         (status = 404, body = crate::api::extract::ErrorBody), (status = 409, body = crate::api::extract::ErrorBody),
         (status = 413, body = crate::api::extract::ErrorBody)))]
@@ -39,13 +39,15 @@ async fn inbound(
     let header = headers.get(sign::HEADER).and_then(|v| v.to_str().ok());
     let now = crate::time::now_secs();
     sign::verify(secret, header, &body, cfg.tolerance.as_secs(), now)?;
+    // Only signed requests spend the budget (one for all replies).
+    crate::rate_limit::service::check(&app, crate::rate_limit::Action::Inbound, "all").await?;
     let req: Inbound =
         serde_json::from_slice(&body).map_err(|e| AppError::invalid(e.to_string()))?;
     let corr = req
         .correlation_id
         .filter(|c| !c.is_empty() && c.len() <= 128)
         .ok_or_else(|| AppError::invalid("correlationId is required"))?;
-    let posted = replies::inbound(&app, &corr, req.replies).await?;
+    let posted = replies::inbound(&app, &corr, req.replies, req.complete).await?;
     Ok(Json(json!({ "posted": posted })))
 }
 

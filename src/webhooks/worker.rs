@@ -138,6 +138,9 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
     drop(span);
     let outcome = match sent {
         Ok(r) if r.status().is_success() => Ok(read_limited(r).await),
+        Ok(r) if refused_for_good(r.status().as_u16()) => {
+            return fail(app, d, &format!("HTTP {}", r.status().as_u16()), false).await;
+        }
         Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
         Err(e) if e.is_timeout() => Err("timed out".to_string()),
         Err(e) => Err(format!("request failed: {e}")),
@@ -146,12 +149,12 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
     match outcome {
         Ok(body) => {
             metrics::webhook("delivered");
-            let replies = body
+            let (replies, complete) = body
                 .and_then(|b| serde_json::from_slice::<super::Inbound>(&b).ok())
-                .map(|r| r.replies)
+                .map(|r| (r.replies, r.complete))
                 .unwrap_or_default();
-            if !replies.is_empty() {
-                if let Err(e) = replies::handle(app, &d, replies).await {
+            if !replies.is_empty() || complete.is_some() {
+                if let Err(e) = replies::handle(app, &d, replies, complete).await {
                     tracing::debug!(error = %e, "webhook: synchronous reply not posted");
                 }
             }
@@ -159,21 +162,30 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
                 tracing::warn!(error = %e, "webhook: ack failed (the delivery may repeat)");
             }
         }
-        Err(why) => fail(app, d, &why).await,
+        Err(why) => fail(app, d, &why, true).await,
     }
 }
 
-async fn fail(app: &AppState, mut d: Delivery, why: &str) {
+/// A 4xx other than 408 (timeout) and 429 (too many requests): the backend
+/// refuses the request itself, and sending it again will not change that.
+fn refused_for_good(status: u16) -> bool {
+    (400..500).contains(&status) && status != 408 && status != 429
+}
+
+/// A failed attempt: retried with backoff while `retryable` and attempts
+/// remain, otherwise dead-lettered (and the chat told, see
+/// [`replies::abandon`]).
+async fn fail(app: &AppState, mut d: Delivery, why: &str, retryable: bool) {
     let cfg = &app.config.webhooks;
     d.attempt += 1;
     let q = &app.stores.webhooks;
-    if d.attempt >= cfg.max_attempts {
+    if d.attempt >= cfg.max_attempts || !retryable {
         tracing::warn!(correlation = %d.correlation_id, error = why, "webhook: dead-lettered");
         metrics::webhook("dead");
         if let Err(e) = q.dead_letter(&d, why, 10_000).await {
             tracing::warn!(error = %e, "webhook: could not dead-letter");
         }
-        replies::abandon(app, &d).await;
+        replies::abandon(app, &d, retryable).await;
         return;
     }
     let delay = cfg.backoff * 2u32.saturating_pow(d.attempt - 1).min(1 << 16);

@@ -20,6 +20,8 @@ pub enum Mode {
     Reply(Vec<Value>),
     /// This status, empty body.
     Status(u16),
+    /// 200 with this body as it is (e.g. `{ replies, complete }`).
+    Json(Value),
     /// Never answer.
     Stall,
     /// Wait, then 200 `{ replies }`.
@@ -89,6 +91,7 @@ async fn hook(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, raw: B
     match mode {
         Mode::Reply(r) => axum::Json(json!({ "replies": r })).into_response(),
         Mode::Status(s) => StatusCode::from_u16(s).unwrap().into_response(),
+        Mode::Json(body) => axum::Json(body).into_response(),
         Mode::Stall => std::future::pending().await,
         Mode::Late(d, r) => {
             tokio::time::sleep(d).await;

@@ -19,6 +19,16 @@ pub const T: Duration = Duration::from_secs(5);
 pub const QUIET: Duration = Duration::from_millis(300);
 
 /// Emits with an ack and asserts `{ ok: true }`; returns the ack.
+/// The `seq`s of a `{ messages }` answer (history, sync, HTTP), in order.
+pub fn seqs(v: &Value) -> Vec<u64> {
+    v["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["seq"].as_u64().expect("seq"))
+        .collect()
+}
+
 pub async fn ok(c: &mut SioClient, event: &str, data: Value) -> Value {
     let ack = c
         .emit_with_ack(event, data.clone())

@@ -171,13 +171,7 @@ async fn an_offline_member_syncs_on_another_node() {
     .await;
     let entry = &r["chats"][0];
     assert_eq!(entry["complete"], true);
-    let seqs: Vec<u64> = entry["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(seqs, (2..=21).collect::<Vec<u64>>());
+    assert_eq!(crate::common::seqs(entry), (2..=21).collect::<Vec<u64>>());
     // The reconnected socket was joined to the chat on connect.
     ok(
         &mut alice,

@@ -284,3 +284,51 @@ async fn health_ready_metrics_and_dev_tokens() {
     .await;
     assert_eq!(refused(r), "AUTH_INVALID");
 }
+
+/// PROTOCOL §10: a connection that sends no event for the idle timeout
+/// gets `session:idle`, then is disconnected, although its pings go on; a
+/// connection that keeps sending stays.
+async fn idle_connections_are_closed(node: &crate::common::app::TestNode) {
+    // Before the connect: the server's clock for `quiet` starts later.
+    let started = std::time::Instant::now();
+    let mut quiet = node.connect(&unique("quiet")).await;
+    let mut busy = node.connect(&unique("busy")).await;
+    let keep_busy = tokio::spawn(async move {
+        for _ in 0..12 {
+            crate::common::ok(&mut busy, "chat:list", json!({})).await;
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        busy
+    });
+    let idle = quiet
+        .wait_for("session:idle", std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(idle, json!({ "idleSecs": 1 }));
+    // Not before the timeout (a lower bound: it cannot fail by slowness).
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    tokio::time::timeout(T, quiet.closed())
+        .await
+        .expect("disconnected after session:idle");
+    assert!(quiet.server_disconnected(), "the server closed it");
+    let mut busy = keep_busy.await.unwrap();
+    busy.expect_none("session:idle", crate::common::QUIET).await;
+    crate::common::ok(&mut busy, "chat:list", json!({})).await;
+}
+
+fn idle_after_a_second(c: &mut switchboard::config::Config) {
+    c.server.idle_timeout = std::time::Duration::from_secs(1);
+    // Pings every 200 ms: they must not count as activity.
+    c.server.ping_interval = std::time::Duration::from_millis(200);
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_on_the_memory_backend() {
+    let node = TestApp::memory().with(idle_after_a_second).start().await;
+    idle_connections_are_closed(&node).await;
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_on_redis() {
+    let nodes = TestApp::cluster_with(2, false, idle_after_a_second).await;
+    idle_connections_are_closed(&nodes[1]).await;
+}

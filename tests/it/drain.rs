@@ -84,6 +84,7 @@ async fn a_drain_spreads_reconnects_and_loses_no_acked_message() {
 
     // SIGTERM on A.
     let a_ready = format!("{}/ready", a.url);
+    let a_url = a.url.clone();
     let started = Instant::now();
     let stop = tokio::spawn(a.shutdown());
 
@@ -94,6 +95,18 @@ async fn a_drain_spreads_reconnects_and_loses_no_acked_message() {
     let mut round = 0;
     while started.elapsed() < DELAY + SPREAD / 2 {
         round += 1;
+        if round == 2 {
+            // A new client is refused, and told when to come back.
+            let late = crate::common::app::TestNode::external(a_url.clone());
+            match late.connect_with(Default::default()).await {
+                Err(crate::common::sio::ConnectError::Refused { message, data }) => {
+                    assert_eq!(message, "SERVER_DRAINING");
+                    assert_eq!(data["code"], "SERVER_DRAINING");
+                    assert_eq!(data["retryAfterMs"], 1000, "{data}");
+                }
+                other => panic!("a draining node must refuse: {:?}", other.map(|_| ())),
+            }
+        }
         let r = reqwest::get(&a_ready).await.map(|r| r.status().as_u16());
         if let Ok(status) = r {
             assert_eq!(status, 503, "A must answer /ready 503 while draining");

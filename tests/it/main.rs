@@ -5,6 +5,7 @@
 mod common;
 
 mod api;
+mod bots;
 mod calls;
 mod channels;
 mod chats;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::app::{unique, TestApp, TestNode};
 use crate::common::sio::SioClient;
@@ -208,14 +208,7 @@ async fn history_pages_in_both_directions() {
         )
         .await;
     }
-    let seqs = |v: &Value| -> Vec<u64> {
-        v["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["seq"].as_u64().unwrap())
-            .collect()
-    };
+    let seqs = crate::common::seqs;
     let r = ok(
         &mut alice,
         "chat:history",
@@ -265,6 +258,47 @@ async fn history_pages_in_both_directions() {
     );
 }
 
+/// An answer cut at `SB_SYNC_MAX_MESSAGES` is not complete: the client
+/// asks again from the last `seq` until it is (both backends).
+async fn sync_in_pages(node: &TestNode) {
+    let (mut alice, bob, chat, _, b) = pair(node).await;
+    drop(bob);
+    for i in 1..=7 {
+        let m = json!({"chatId": chat, "content": format!("{i}")});
+        ok(&mut alice, "message:new", m).await;
+    }
+    let mut bob = node.connect(&b).await;
+    let (mut after, mut pages, mut got) = (0, 0, Vec::<u64>::new());
+    loop {
+        let q = json!({"chats": [{"chatId": chat, "afterSeq": after}]});
+        let r = ok(&mut bob, "chat:sync", q).await;
+        let entry = &r["chats"][0];
+        pages += 1;
+        let seqs = crate::common::seqs(entry);
+        assert_eq!(entry["trimmed"], false, "{entry}");
+        assert_eq!(entry["hasMore"], entry["complete"] == false, "{entry}");
+        got.extend(&seqs);
+        if entry["complete"] == true {
+            break;
+        }
+        assert_eq!(seqs.len(), 3, "a cut answer is full: {entry}");
+        after = *seqs.last().unwrap();
+    }
+    assert_eq!(got, (1..=7).collect::<Vec<u64>>());
+    assert_eq!(pages, 3);
+}
+
+#[tokio::test]
+async fn sync_cut_at_the_limit_is_not_complete() {
+    let node = TestApp::memory()
+        .with(|c| c.messages.sync_max_messages = 3)
+        .start()
+        .await;
+    sync_in_pages(&node).await;
+    let nodes = TestApp::cluster_with(2, false, |c| c.messages.sync_max_messages = 3).await;
+    sync_in_pages(&nodes[1]).await;
+}
+
 #[tokio::test]
 async fn sync_returns_what_was_missed_and_says_when_trimmed() {
     let node = TestApp::memory()
@@ -291,6 +325,7 @@ async fn sync_returns_what_was_missed_and_says_when_trimmed() {
     let entry = &r["chats"][0];
     assert_eq!(entry["chatId"], chat.as_str());
     assert_eq!(entry["complete"], true);
+    assert_eq!(entry["trimmed"], false);
     assert_eq!(entry["messages"].as_array().unwrap().len(), 3);
     for i in 4..=9 {
         ok(
@@ -308,6 +343,8 @@ async fn sync_returns_what_was_missed_and_says_when_trimmed() {
     .await;
     let entry = &r["chats"][0];
     assert_eq!(entry["complete"], false, "seq 4 was trimmed: {entry}");
+    assert_eq!(entry["trimmed"], true);
+    assert_eq!(entry["hasMore"], false);
     let first = entry["messages"][0]["seq"].as_u64().unwrap();
     assert_eq!(first, 5);
     assert_eq!(entry["messages"].as_array().unwrap().len(), 5);

@@ -228,3 +228,58 @@ async fn a_killed_nodes_users_go_offline_within_the_bound_exactly_once() {
     let r = ok(&mut c0, "chat:list", json!({})).await;
     assert!(r["chats"].is_array());
 }
+
+/// `chat:get-active-members` lists connected members with the status
+/// others see (`away`, `busy`), and leaves invisible members out: the list
+/// must not reveal what `presence:get` hides. `nodes[0]` asks; the others
+/// are spread over the nodes.
+async fn active_members_show_statuses(nodes: &[TestNode]) {
+    let on = |i: usize| &nodes[i % nodes.len()];
+    let (a, b, c, d) = (unique("a"), unique("b"), unique("c"), unique("d"));
+    let mut alice = on(0).connect(&a).await;
+    let mut bob = on(1).connect(&b).await;
+    let mut carol = on(2).connect(&c).await;
+    let mut dave = on(1).connect(&d).await;
+    let id = group(
+        &mut alice,
+        &[&b, &c, &d],
+        &mut [&mut bob, &mut carol, &mut dave],
+    )
+    .await;
+    ok(&mut bob, "presence:update", json!({"status": "away"})).await;
+    ok(&mut carol, "presence:update", json!({"status": "busy"})).await;
+    ok(&mut dave, "presence:update", json!({"status": "invisible"})).await;
+    let r = ok(&mut alice, "chat:get-active-members", json!({"chatId": id})).await;
+    let mut got: Vec<(String, String)> = r["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let s = |k: &str| m[k].as_str().unwrap().to_string();
+            (s("userId"), s("status"))
+        })
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (a.clone(), "online".to_string()),
+        (b.clone(), "away".to_string()),
+        (c.clone(), "busy".to_string()),
+    ];
+    want.sort();
+    assert_eq!(got, want, "dave is invisible: {r}");
+    // Invisible to the others, but the same rule for dave asking.
+    let r = ok(&mut dave, "chat:get-active-members", json!({"chatId": id})).await;
+    assert_eq!(r["members"].as_array().unwrap().len(), 3, "{r}");
+}
+
+#[tokio::test]
+async fn active_members_show_statuses_on_the_memory_backend() {
+    let node = TestApp::memory().start().await;
+    active_members_show_statuses(std::slice::from_ref(&node)).await;
+}
+
+#[tokio::test]
+async fn active_members_show_statuses_across_nodes() {
+    let nodes = TestApp::cluster(3).await;
+    active_members_show_statuses(&nodes).await;
+}

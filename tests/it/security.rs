@@ -433,14 +433,49 @@ async fn foreign_origins_are_refused_and_cors_names_only_allowed_ones() {
     let r = pre("https://evil.example").await.unwrap();
     assert_eq!(r.status(), 403);
     assert!(r.headers().get("access-control-allow-origin").is_none());
-    // Without a list, nothing reflects an origin.
+    // Without a list in development mode, any origin, without credentials
+    // (`*`, never a reflected origin): a browser app on a dev server works
+    // at once, for the API and for Socket.IO's polling preflight alike.
     let open = TestApp::memory().start().await;
+    assert_eq!(
+        open.app().config.server.mode,
+        switchboard::config::Mode::Development
+    );
+    for path in ["/api/v1/messages", "/socket.io/?EIO=4&transport=polling"] {
+        let r = client
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", open.url))
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
+        assert!(r
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none());
+    }
+    let r = client
+        .get(format!("{}/socket.io/?EIO=4&transport=polling", open.url))
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    // In production without a list: no CORS headers at all.
+    let prod = TestApp::memory()
+        .with(|c| c.server.mode = switchboard::config::Mode::Production)
+        .start()
+        .await;
     let r = client
         .request(
             reqwest::Method::OPTIONS,
-            format!("{}/api/v1/messages", open.url),
+            format!("{}/api/v1/messages", prod.url),
         )
-        .header("origin", "https://evil.example")
+        .header("origin", "http://localhost:5173")
         .header("access-control-request-method", "POST")
         .send()
         .await
@@ -723,4 +758,83 @@ fn scan_keys(port: u16) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+/// The refusal's `data` (`err.data` in socket.io-client): the code, a
+/// message for humans, and when to retry for the refusals that pass.
+fn refusal(r: Result<SioClient, ConnectError>) -> (String, Value) {
+    match r {
+        Err(ConnectError::Refused { message, data }) => (message, data),
+        Err(e) => panic!("{e:?}"),
+        Ok(_) => panic!("connected"),
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_says_why_and_when_to_retry() {
+    let node = TestApp::memory()
+        .with(|c| {
+            set_limit(c, Action::Connect, "2/60");
+            c.security.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            c.security.max_connections_per_user = 1;
+        })
+        .start()
+        .await;
+    // Over the address's budget: retry when the next token comes (the
+    // budget refills one connection every 30 s).
+    let ip = [("x-forwarded-for", "198.51.100.9")];
+    let _a = node
+        .connect_with(with_headers(&unique("a"), &ip))
+        .await
+        .unwrap();
+    let _b = node
+        .connect_with(with_headers(&unique("b"), &ip))
+        .await
+        .unwrap();
+    let (message, data) = refusal(node.connect_with(with_headers(&unique("c"), &ip)).await);
+    assert_eq!(message, "RATE_LIMITED");
+    assert_eq!(data["code"], "RATE_LIMITED");
+    assert!(
+        data["message"]
+            .as_str()
+            .unwrap()
+            .contains("SB_RATE_CONNECT"),
+        "{data}"
+    );
+    let wait = data["retryAfterMs"].as_u64().unwrap();
+    assert!((25_000..=30_000).contains(&wait), "{data}");
+
+    // The per-user cap has no clock: a fixed hint.
+    let u = unique("u");
+    let other = [("x-forwarded-for", "198.51.100.10")];
+    let _u = node.connect_with(with_headers(&u, &other)).await.unwrap();
+    let (message, data) = refusal(node.connect_with(with_headers(&u, &other)).await);
+    assert_eq!(message, "RATE_LIMITED");
+    assert_eq!(data["retryAfterMs"], 5000, "{data}");
+    assert!(data["message"]
+        .as_str()
+        .unwrap()
+        .contains("SB_MAX_CONNECTIONS_PER_USER"));
+
+    // Authentication refusals have nothing to wait for.
+    let headers = |ip: &str| vec![("x-forwarded-for".to_string(), ip.to_string())];
+    let opts = ConnectOpts {
+        auth: Some(json!({ "token": "garbage" })),
+        headers: headers("198.51.100.11"),
+        ..Default::default()
+    };
+    let (message, data) = refusal(node.connect_with(opts).await);
+    assert_eq!(message, "AUTH_INVALID");
+    assert_eq!(data["code"], "AUTH_INVALID");
+    assert!(data["message"].is_string());
+    assert!(data.get("retryAfterMs").is_none(), "{data}");
+    let opts = ConnectOpts {
+        headers: headers("198.51.100.12"),
+        ..Default::default()
+    };
+    let (message, data) = refusal(node.connect_with(opts).await);
+    assert_eq!(
+        (message.as_str(), &data["code"]),
+        ("AUTH_MISSING", &json!("AUTH_MISSING"))
+    );
 }

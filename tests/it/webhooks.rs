@@ -170,9 +170,24 @@ async fn failures_are_retried_with_backoff_then_dead_lettered() {
         .with(|c| configure(c, &auto.url))
         .start()
         .await;
+    retried_then_dead_lettered(std::slice::from_ref(&node), &auto).await;
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_backoff_then_dead_lettered_across_nodes() {
+    let auto = Automation::start(Mode::Status(500)).await;
+    let nodes = TestApp::cluster_with(3, false, |c| configure(c, &auto.url)).await;
+    retried_then_dead_lettered(&nodes, &auto).await;
+}
+
+/// Three attempts with doubling backoff (whichever nodes make them), then
+/// a dead letter and `bot:error { retryable: true }` to the chat, seen on
+/// another node than the one the chat was made on.
+async fn retried_then_dead_lettered(nodes: &[TestNode], auto: &Automation) {
+    let node = &nodes[0];
     let (user, bot) = (unique("user"), unique("bot"));
-    let chat = bot_chat(&node, &user, &bot).await;
-    let mut u = node.connect(&user).await;
+    let chat = bot_chat(node, &user, &bot).await;
+    let mut u = nodes[nodes.len() - 1].connect(&user).await;
     say(&mut u, &chat, "hello?").await;
     let got = auto.wait_for(3, T).await;
     let corr: Vec<&Value> = got.iter().map(|r| &r.body["correlationId"]).collect();
@@ -191,9 +206,22 @@ async fn failures_are_retried_with_backoff_then_dead_lettered() {
         gaps[1] >= Duration::from_millis(200),
         "backoff doubles: {gaps:?}"
     );
-    // After the last attempt: dead-lettered, the bot stops typing.
+    // After the last attempt: dead-lettered, the bot stops typing and the
+    // chat is told the bot will not answer.
     let stop = u.wait_for("message:stop-typing", T).await;
     assert_eq!(stop["userId"], bot.as_str());
+    let err = u.wait_for("bot:error", T).await;
+    assert_eq!(
+        err,
+        json!({
+            "chatId": chat,
+            "correlationId": corr[0],
+            "code": "BOT_UNAVAILABLE",
+            "message": err["message"],
+            "retryable": true,
+        })
+    );
+    assert!(err["message"].is_string());
     tokio::time::sleep(QUIET).await;
     assert_eq!(auto.received().len(), 3, "no fourth attempt");
     let (_, st) = node.admin("GET", "/admin/stats", None).await;
@@ -366,6 +394,30 @@ async fn fifty_identical_requests_across_three_nodes_make_one_upstream_call() {
     let (_, s) = nodes[2].admin("GET", "/admin/cache/stats", None).await;
     assert_eq!(s["misses"], 50);
     assert_eq!(s["entries"], 1);
+    assert_eq!(s["inFlight"], 0, "the lead ended with the reply");
+    // An invalidation on one node is in every node's log.
+    let (s, r) = nodes[0]
+        .admin(
+            "POST",
+            "/admin/cache/invalidate",
+            Some(json!({"prefix": format!("{bot}:")})),
+        )
+        .await;
+    assert_eq!((s, r["removed"].as_i64()), (200, Some(1)));
+    let (s, log) = nodes[2]
+        .admin("GET", "/admin/cache/invalidations?limit=5", None)
+        .await;
+    assert_eq!(s, 200, "{log}");
+    let first = &log["invalidations"][0];
+    assert_eq!(first["prefix"], format!("{bot}:"));
+    assert_eq!(first["removed"], 1);
+    assert!(first["key"].is_null());
+    assert_eq!(first["nodeId"], nodes[0].app().node_id.as_str());
+    assert!(first["at"].as_str().unwrap().ends_with('Z'));
+    let (s, _) = nodes[2]
+        .admin("GET", "/admin/cache/invalidations?limit=0", None)
+        .await;
+    assert_eq!(s, 400);
 }
 
 #[tokio::test]
@@ -455,6 +507,7 @@ async fn a_backlog_drains_at_the_configured_concurrency_not_at_the_poll() {
         let app = node.app();
         for i in 0..BACKLOG {
             let d = Delivery {
+                session: None,
                 id: unique("d"),
                 correlation_id: unique("corr"),
                 event: "presence:update".into(),
@@ -508,4 +561,344 @@ async fn a_backlog_drains_at_the_configured_concurrency_not_at_the_poll() {
             "on_redis={on_redis}: never more than the configured concurrency"
         );
     }
+}
+
+/// A backend that refuses a request for good (a 4xx) is not asked again:
+/// the chat gets `bot:error` with `retryable: false` at once, and the
+/// configured fallback text as a bot message (both backends).
+async fn refused_for_good(nodes: &[TestNode], auto: &Automation) {
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&nodes[0], &user, &bot).await;
+    let mut u = nodes[nodes.len() - 1].connect(&user).await;
+    say(&mut u, &chat, "make it so").await;
+    let err = u.wait_for("bot:error", T).await;
+    assert_eq!(err["code"], "BOT_UNAVAILABLE");
+    assert_eq!(err["retryable"], false, "{err}");
+    assert_eq!(err["chatId"], chat.as_str());
+    let fallback = from(&mut u, &bot).await;
+    assert_eq!(fallback["content"], "Sorry, try again later.");
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(auto.received().len(), 1, "a 4xx is not retried");
+    let (_, st) = nodes[0].admin("GET", "/admin/stats", None).await;
+    assert_eq!(st["queues"]["webhooks"]["dead"], 1, "{st}");
+}
+
+fn with_fallback(c: &mut Config, url: &str) {
+    configure(c, url);
+    c.webhooks.fallback_text = Some("Sorry, try again later.".into());
+}
+
+#[tokio::test]
+async fn a_request_refused_for_good_is_a_bot_error_at_once() {
+    let auto = Automation::start(Mode::Status(422)).await;
+    let node = TestApp::memory()
+        .with(|c| with_fallback(c, &auto.url))
+        .start()
+        .await;
+    refused_for_good(std::slice::from_ref(&node), &auto).await;
+    let auto = Automation::start(Mode::Status(400)).await;
+    let nodes = TestApp::cluster_with(3, false, |c| with_fallback(c, &auto.url)).await;
+    refused_for_good(&nodes, &auto).await;
+}
+
+/// PROTOCOL §11: dead letters are listed newest first, replayed (queued
+/// again: the bot answers this time) or deleted, on both backends.
+async fn dead_letters_admin(nodes: &[TestNode], auto: &Automation) {
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&nodes[0], &user, &bot).await;
+    let mut u = nodes[nodes.len() - 1].connect(&user).await;
+    let admin = &nodes[0];
+    let dead = || async {
+        let (s, r) = admin
+            .admin("GET", "/admin/webhooks/dead-letters", None)
+            .await;
+        assert_eq!(s, 200, "{r}");
+        r["deadLetters"].as_array().unwrap().clone()
+    };
+    say(&mut u, &chat, "first").await;
+    u.wait_for("bot:error", T).await;
+    say(&mut u, &chat, "second").await;
+    u.wait_for("bot:error", T).await;
+    let list = dead().await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(
+        list[0]["delivery"]["data"]["message"]["content"], "second",
+        "newest first"
+    );
+    assert_eq!(list[0]["error"], "HTTP 422");
+    assert!(list[0]["at"].is_string());
+    let (first, second) = (
+        list[1]["id"].as_str().unwrap(),
+        list[0]["id"].as_str().unwrap(),
+    );
+
+    // Replay the first once the backend answers: the bot's reply comes.
+    auto.set_default(Mode::Reply(vec![json!({"content": "at last"})]));
+    let path = format!("/admin/webhooks/dead-letters/{first}/replay");
+    let (s, r) = admin.admin("POST", &path, None).await;
+    assert_eq!((s, &r["replayed"]), (200, &json!(first)), "{r}");
+    let reply = from(&mut u, &bot).await;
+    assert_eq!(reply["content"], "at last");
+    let replayed: Vec<_> = auto
+        .received()
+        .into_iter()
+        .filter(|r| r.headers["x-switchboard-delivery-id"] == first)
+        .map(|r| {
+            r.headers["x-switchboard-attempt"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(replayed, ["1", "1"], "sent again from attempt 1");
+    let (s, _) = admin.admin("POST", &path, None).await;
+    assert_eq!(s, 404, "gone from the dead letters");
+
+    // Delete the second.
+    let path = format!("/admin/webhooks/dead-letters/{second}");
+    let (s, r) = admin.admin("DELETE", &path, None).await;
+    assert_eq!((s, &r["deleted"]), (200, &json!(second)), "{r}");
+    assert!(dead().await.is_empty());
+    let (s, _) = admin.admin("DELETE", &path, None).await;
+    assert_eq!(s, 404);
+    let (_, st) = admin.admin("GET", "/admin/stats", None).await;
+    assert_eq!(st["queues"]["webhooks"]["dead"], 0, "{st}");
+    for bad in [
+        "/admin/webhooks/dead-letters/x%20y",
+        "/admin/webhooks/dead-letters?limit=0",
+    ] {
+        let (s, r) = admin.admin("GET", bad, None).await;
+        assert!(s == 400 || s == 405, "{bad}: {s} {r}");
+    }
+    let (s, _) = admin
+        .admin("DELETE", "/admin/webhooks/dead-letters/x%22y", None)
+        .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_replayed_and_deleted() {
+    let auto = Automation::start(Mode::Status(422)).await;
+    let node = TestApp::memory()
+        .with(|c| configure(c, &auto.url))
+        .start()
+        .await;
+    dead_letters_admin(std::slice::from_ref(&node), &auto).await;
+    let auto = Automation::start(Mode::Status(422)).await;
+    let nodes = TestApp::cluster_with(2, false, |c| configure(c, &auto.url)).await;
+    dead_letters_admin(&nodes, &auto).await;
+}
+
+/// PROTOCOL §12: per-user reply-cache entries are keyed by a SHA-256 of
+/// the user id: no Redis key, and no member of the cache's index, holds
+/// the raw id.
+#[tokio::test]
+async fn per_user_cache_keys_hold_no_user_id() {
+    let auto = Automation::start(Mode::Reply(vec![json!({"content": "your orders: none"})])).await;
+    let redis = switchboard::testing::RedisServer::shared();
+    let prefix = format!("{}:", unique("rc"));
+    let node = TestApp::redis(&redis.url(), &prefix)
+        .with(|c| {
+            configure(c, &auto.url);
+            c.cache.rules = switchboard::webhooks::cache::parse_rules("/orders user").unwrap();
+        })
+        .start()
+        .await;
+    let (user, bot) = (unique("user-secret-id"), unique("bot"));
+    let chat = bot_chat(&node, &user, &bot).await;
+    let mut u = node.connect(&user).await;
+    say(&mut u, &chat, "/orders").await;
+    assert_eq!(from(&mut u, &bot).await["content"], "your orders: none");
+    say(&mut u, &chat, "/orders").await; // a hit: the entry exists
+    assert_eq!(from(&mut u, &bot).await["content"], "your orders: none");
+    assert_eq!(auto.received().len(), 1, "the second came from the cache");
+
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port().to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let keys = cli(&["--scan", "--pattern", &format!("{prefix}*rc*")]);
+    assert!(keys.lines().count() >= 2, "the entry and the index: {keys}");
+    let index = cli(&["ZRANGE", &format!("{prefix}rc:index"), "0", "-1"]);
+    let hashed = switchboard::webhooks::cache::user_part(&user);
+    assert!(index.contains(&hashed), "{index}");
+    for text in [&keys, &index] {
+        assert!(!text.contains(&user), "a raw user id in the cache: {text}");
+    }
+}
+
+/// PROTOCOL §12: the reply cache holds at most `SB_CACHE_MAX_ENTRIES`,
+/// the least recently used (read or written) going first; evictions are
+/// counted (both backends).
+async fn cache_bound(nodes: &[TestNode], auto: &Automation) {
+    let (user, bot) = (unique("user"), unique("bot"));
+    let chat = bot_chat(&nodes[0], &user, &bot).await;
+    let mut u = nodes[nodes.len() - 1].connect(&user).await;
+    let mut upstream = 0;
+    for q in ["/q1", "/q2", "/q3"] {
+        ask(&mut u, &chat, &bot, q).await;
+    }
+    upstream += 3;
+    assert_eq!(auto.received().len(), upstream);
+    ask(&mut u, &chat, &bot, "/q1").await; // a hit: /q1 is now the most recently used
+    assert_eq!(auto.received().len(), upstream);
+    ask(&mut u, &chat, &bot, "/q4").await; // stored: /q2, the least recently used, goes
+    upstream += 1;
+    ask(&mut u, &chat, &bot, "/q1").await; // still cached
+    assert_eq!(auto.received().len(), upstream, "/q1 was kept");
+    ask(&mut u, &chat, &bot, "/q2").await; // evicted: upstream again
+    upstream += 1;
+    assert_eq!(auto.received().len(), upstream, "/q2 was evicted");
+    let (_, s) = nodes[0].admin("GET", "/admin/cache/stats", None).await;
+    assert_eq!(s["entries"], 3, "{s}");
+    let metrics = nodes[nodes.len() - 1].get("/metrics").await.1;
+    let evicted: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("switchboard_reply_cache_evictions_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(evicted >= 1.0, "evictions are counted: {evicted}");
+}
+
+async fn ask(u: &mut SioClient, chat: &str, bot: &str, text: &str) {
+    say(u, chat, text).await;
+    assert_eq!(from(u, bot).await["content"], "answer");
+}
+
+fn bounded_cache(c: &mut Config, url: &str) {
+    configure(c, url);
+    c.cache.rules = switchboard::webhooks::cache::parse_rules("/q* global").unwrap();
+    c.cache.max_entries = 3;
+}
+
+#[tokio::test]
+async fn the_reply_cache_is_bounded_least_recently_used_first() {
+    let auto = Automation::start(Mode::Reply(vec![json!({"content": "answer"})])).await;
+    let node = TestApp::memory()
+        .with(|c| bounded_cache(c, &auto.url))
+        .start()
+        .await;
+    cache_bound(std::slice::from_ref(&node), &auto).await;
+    let auto = Automation::start(Mode::Reply(vec![json!({"content": "answer"})])).await;
+    let nodes = TestApp::cluster_with(3, false, |c| bounded_cache(c, &auto.url)).await;
+    cache_bound(&nodes, &auto).await;
+}
+
+/// PROTOCOL §12: `notification:new`, `call:incoming` and `call:missed` can
+/// be forwarded, each with `userId` and `online`, for a push relay to reach
+/// devices that are not connected (both backends).
+async fn push_relay_events(nodes: &[TestNode], auto: &Automation) {
+    let (a, b, c) = (unique("alice"), unique("bob"), unique("carol"));
+    let mut alice = nodes[0].connect(&a).await;
+    let mut bob = nodes[nodes.len() - 1].connect(&b).await;
+    crate::common::group(&mut alice, &[&b, &c], &mut [&mut bob]).await;
+    // A notification to bob (online) and carol (offline).
+    let (s, r) = nodes[0]
+        .api(
+            "POST",
+            "/api/v1/notifications",
+            Some(json!({"userIds": [b, c], "title": "Sale"})),
+        )
+        .await;
+    assert!(s < 300, "{r}");
+    let got = received_where(auto, 2, |r| {
+        r.body["data"]["notification"]["title"] == "Sale"
+    })
+    .await;
+    let mut online: Vec<(String, bool)> = got
+        .iter()
+        .map(|r| {
+            assert_eq!(r.body["event"], "notification:new");
+            assert_eq!(r.body["data"]["notification"]["title"], "Sale");
+            verify(r);
+            let d = &r.body["data"];
+            (
+                d["userId"].as_str().unwrap().to_string(),
+                d["online"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    online.sort();
+    let mut want = vec![(b.clone(), true), (c.clone(), false)];
+    want.sort();
+    assert_eq!(online, want);
+    // A call to carol, who is offline: incoming, then missed at the ring
+    // timeout (2 s in tests). The SDP is not forwarded.
+    let call = crate::common::ok(
+        &mut alice,
+        "call:initiate",
+        json!({"calleeId": c, "media": "audio", "offer": {"type": "offer", "sdp": "v=0\r\n"}}),
+    )
+    .await;
+    let id = call["callId"].as_str().unwrap();
+    let got = received_where(auto, 2, |r| {
+        r.body["event"].as_str().unwrap().starts_with("call:")
+    })
+    .await;
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|r| r.body["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["call:incoming", "call:missed"]);
+    for r in &got {
+        let d = &r.body["data"];
+        assert_eq!(
+            (d["callId"].as_str(), d["callerId"].as_str()),
+            (Some(id), Some(a.as_str()))
+        );
+        assert_eq!(
+            (d["userId"].as_str(), d["online"].as_bool()),
+            (Some(c.as_str()), Some(false))
+        );
+        assert!(d.get("offer").is_none(), "{d}");
+    }
+}
+
+/// Waits (up to 10 s) until `n` requests match `f`; returns them in order.
+async fn received_where(
+    auto: &Automation,
+    n: usize,
+    f: impl Fn(&Received) -> bool,
+) -> Vec<Received> {
+    let started = std::time::Instant::now();
+    loop {
+        let got: Vec<Received> = auto.received().into_iter().filter(|r| f(r)).collect();
+        if got.len() >= n || started.elapsed() > Duration::from_secs(10) {
+            assert_eq!(
+                got.len(),
+                n,
+                "{:?}",
+                got.iter().map(|r| &r.body).collect::<Vec<_>>()
+            );
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn push_events(c: &mut Config, url: &str) {
+    configure(c, url);
+    c.webhooks.events = vec![
+        "notification:new".into(),
+        "call:incoming".into(),
+        "call:missed".into(),
+    ];
+}
+
+#[tokio::test]
+async fn notifications_and_calls_are_forwarded_with_online() {
+    let auto = Automation::start(Mode::Status(200)).await;
+    let node = TestApp::memory()
+        .with(|c| push_events(c, &auto.url))
+        .start()
+        .await;
+    push_relay_events(std::slice::from_ref(&node), &auto).await;
+    let auto = Automation::start(Mode::Status(200)).await;
+    let nodes = TestApp::cluster_with(2, false, |c| push_events(c, &auto.url)).await;
+    push_relay_events(&nodes, &auto).await;
 }

@@ -13,16 +13,21 @@ use super::MemoryStore;
 impl ReplyCacheStore for MemoryStore {
     async fn cache_get(&self, key: &str) -> StoreResult<Option<(String, Freshness)>> {
         let now = Instant::now();
-        let st = self.state.lock();
-        Ok(st.cache.entries.get(key).and_then(|(r, fresh, stale)| {
-            if now <= *fresh {
-                Some((r.clone(), Freshness::Fresh))
-            } else if now <= *stale {
-                Some((r.clone(), Freshness::Stale))
-            } else {
-                None
-            }
-        }))
+        let mut st = self.state.lock();
+        let Some((r, fresh, stale, used)) = st.cache.entries.get_mut(key) else {
+            return Ok(None);
+        };
+        if now > *stale {
+            return Ok(None);
+        }
+        // A hit is a use (the eviction order).
+        *used = now;
+        let f = if now <= *fresh {
+            Freshness::Fresh
+        } else {
+            Freshness::Stale
+        };
+        Ok(Some((r.clone(), f)))
     }
 
     async fn cache_put(
@@ -31,15 +36,28 @@ impl ReplyCacheStore for MemoryStore {
         replies: &str,
         ttl: Duration,
         stale: Duration,
-    ) -> StoreResult<()> {
+        max: usize,
+    ) -> StoreResult<u64> {
         let now = Instant::now();
         let mut st = self.state.lock();
-        st.cache.entries.retain(|_, (_, _, until)| *until >= now);
-        st.cache.entries.insert(
+        let entries = &mut st.cache.entries;
+        // At most `max` + 1 entries: the scans are bounded by the bound.
+        entries.retain(|_, (_, _, until, _)| *until >= now);
+        entries.insert(
             key.to_string(),
-            (replies.to_string(), now + ttl, now + ttl + stale),
+            (replies.to_string(), now + ttl, now + ttl + stale, now),
         );
-        Ok(())
+        let mut evicted = 0;
+        while entries.len() > max.max(1) {
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, (_, _, _, used))| *used)
+                .map(|(k, _)| k.clone());
+            let Some(oldest) = oldest else { break };
+            entries.remove(&oldest);
+            evicted += 1;
+        }
+        Ok(evicted)
     }
 
     async fn cache_refresh_lock(&self, key: &str, ttl: Duration) -> StoreResult<bool> {
@@ -103,11 +121,17 @@ impl ReplyCacheStore for MemoryStore {
         let now = Instant::now();
         let st = self.state.lock();
         let mut s = st.cache.stats.clone();
+        s.in_flight = st
+            .cache
+            .leads
+            .values()
+            .filter(|(until, _)| *until > now)
+            .count() as u64;
         s.entries = st
             .cache
             .entries
             .values()
-            .filter(|(_, _, until)| *until >= now)
+            .filter(|(_, _, until, _)| *until >= now)
             .count() as u64;
         Ok(s)
     }
@@ -121,5 +145,18 @@ impl ReplyCacheStore for MemoryStore {
             (None, None) => true,
         });
         Ok((before - st.cache.entries.len()) as u64)
+    }
+
+    async fn cache_log_invalidation(&self, entry: &str, keep: usize) -> StoreResult<()> {
+        let mut st = self.state.lock();
+        let log = &mut st.cache.invalidations;
+        log.push_front(entry.to_string());
+        log.truncate(keep);
+        Ok(())
+    }
+
+    async fn cache_invalidations(&self, limit: usize) -> StoreResult<Vec<String>> {
+        let st = self.state.lock();
+        Ok(st.cache.invalidations.iter().take(limit).cloned().collect())
     }
 }

@@ -36,6 +36,17 @@ impl ChatStore for MemoryStore {
 
     async fn put_chat(&self, chat: &Chat) -> StoreResult<Option<Chat>> {
         let mut st = self.state.lock();
+        let mut chat = chat.clone();
+        // A bot session's completion survives a replace.
+        if let Some(old) = st
+            .chats
+            .get(&chat.id)
+            .filter(|_| chat.completed_at.is_none())
+        {
+            chat.completed_at = old.completed_at.clone();
+            chat.result = old.result.clone();
+        }
+        let chat = &chat;
         let previous = st.chats.insert(chat.id.clone(), chat.clone());
         if let Some(prev) = &previous {
             for m in prev.members.iter().filter(|m| !chat.is_member(m)) {
@@ -117,5 +128,43 @@ impl ChatStore for MemoryStore {
         let list = st.user_chats.get(user_id).cloned().unwrap_or_default();
         let skip = list.len().saturating_sub(limit);
         Ok(list.into_iter().skip(skip).collect())
+    }
+
+    async fn complete_chat(
+        &self,
+        chat_id: &str,
+        completed_at: &str,
+        result: Option<&serde_json::Value>,
+    ) -> StoreResult<Option<(Chat, bool)>> {
+        let mut st = self.state.lock();
+        let Some(chat) = st
+            .chats
+            .get_mut(chat_id)
+            .filter(|c| c.kind == crate::chat::ChatKind::Bot)
+        else {
+            return Ok(None);
+        };
+        let now = chat.completed_at.is_none();
+        if now {
+            chat.completed_at = Some(completed_at.to_string());
+            chat.result = result.cloned();
+        }
+        Ok(Some((chat.clone(), now)))
+    }
+
+    async fn bot_session(&self, user_id: &str, key: &str) -> StoreResult<Option<String>> {
+        let st = self.state.lock();
+        Ok(st
+            .bot_sessions
+            .get(&(user_id.to_string(), key.to_string()))
+            .cloned())
+    }
+
+    async fn set_bot_session(&self, user_id: &str, key: &str, chat_id: &str) -> StoreResult<()> {
+        self.state
+            .lock()
+            .bot_sessions
+            .insert((user_id.to_string(), key.to_string()), chat_id.to_string());
+        Ok(())
     }
 }

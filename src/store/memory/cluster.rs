@@ -128,4 +128,30 @@ impl ClusterStore for MemoryStore {
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }
+
+    async fn publish_channels(
+        &self,
+        node_id: &str,
+        counts: &str,
+        _ttl: Duration,
+    ) -> StoreResult<()> {
+        let mut st = self.state.lock();
+        st.node_channels
+            .insert(node_id.to_string(), counts.to_string());
+        Ok(())
+    }
+
+    async fn node_channels(&self, node_ids: &[String]) -> StoreResult<Vec<Option<String>>> {
+        let st = self.state.lock();
+        Ok(node_ids
+            .iter()
+            .map(|n| st.node_channels.get(n).cloned())
+            .collect())
+    }
+
+    async fn record_peak(&self, connections: usize) -> StoreResult<usize> {
+        let mut st = self.state.lock();
+        st.cluster_peak = st.cluster_peak.max(connections);
+        Ok(st.cluster_peak)
+    }
 }

@@ -14,10 +14,9 @@ impl MessageStore for MemoryStore {
     async fn append(&self, new: NewMessage) -> StoreResult<Appended> {
         let mut st = self.state.lock();
         let m = new.message;
-        let member = st
-            .chats
-            .get(&m.chat_id)
-            .is_some_and(|c| c.is_member(&m.sender_id));
+        let (member, completed) = st.chats.get(&m.chat_id).map_or((false, false), |c| {
+            (c.is_member(&m.sender_id), c.completed_at.is_some())
+        });
         if !member {
             return Ok(Appended::NotMember);
         }
@@ -35,6 +34,10 @@ impl MessageStore for MemoryStore {
                     return Ok(Appended::Duplicate(log.messages[idx].clone()));
                 }
             }
+        }
+        // A retry of a message stored before completion still finds it.
+        if completed {
+            return Ok(Appended::Completed);
         }
         log.last_seq += 1;
         let mut stored = m;

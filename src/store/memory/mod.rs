@@ -67,6 +67,12 @@ impl ChatLog {
 struct State {
     chats: HashMap<String, Chat>,
     user_chats: HashMap<String, Vec<String>>,
+    /// The most connections counted at once.
+    cluster_peak: usize,
+    /// node → its published channel counts (JSON).
+    node_channels: HashMap<String, String>,
+    /// (user, bot \n topic) → the newest bot session's chat id.
+    bot_sessions: HashMap<(String, String), String>,
     logs: HashMap<String, ChatLog>,
     sessions: HashMap<String, BTreeMap<String, Session>>,
     nodes: HashMap<String, Instant>,
@@ -91,12 +97,14 @@ struct State {
 
 #[derive(Default)]
 struct CacheState {
-    /// key → (replies, fresh until, stale until)
-    entries: HashMap<String, (String, Instant, Instant)>,
+    /// key → (replies, fresh until, stale until, last used)
+    entries: HashMap<String, (String, Instant, Instant, Instant)>,
     /// key → (lead expiry, waiters)
     leads: HashMap<String, (Instant, Vec<Waiter>)>,
     refresh: HashMap<String, Instant>,
     stats: Stats,
+    /// Logged invalidations, newest first.
+    invalidations: std::collections::VecDeque<String>,
 }
 
 impl State {

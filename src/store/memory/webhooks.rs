@@ -170,6 +170,14 @@ impl WebhookQueue for MemoryStore {
         Ok(st.webhooks.dead.iter().take(limit).cloned().collect())
     }
 
+    async fn take_dead(&self, id: &str) -> StoreResult<Option<serde_json::Value>> {
+        let mut st = self.state.lock();
+        let dead = &mut st.webhooks.dead;
+        // At most SB's 10,000 dead letters, for an admin action.
+        let at = dead.iter().position(|e| e["delivery"]["id"] == id);
+        Ok(at.and_then(|i| dead.remove(i)))
+    }
+
     async fn depths(&self) -> StoreResult<Depths> {
         let st = self.state.lock();
         Ok(Depths {
@@ -222,6 +230,7 @@ mod tests {
 
     fn delivery(i: usize) -> Delivery {
         Delivery {
+            session: None,
             id: format!("d{i}"),
             correlation_id: format!("corr{i}"),
             event: "message:new".into(),

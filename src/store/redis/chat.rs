@@ -2,11 +2,12 @@
 //!
 //! | key | type | content | TTL |
 //! | --- | --- | --- | --- |
-//! | `P{c:ID}:meta` | hash | `kind`, `title`, `createdAt` | none |
+//! | `P{c:ID}:meta` | hash | `kind`, `title`, `createdAt`, `topic`, `metadata` (JSON), and once a bot session is completed `completedAt`, `result` (JSON) | none |
 //! | `P{c:ID}:members` | zset | user id → join order | none |
 //! | `P{c:ID}:owners` | zset | user id → order | none |
 //! | `P{c:ID}:bots` | zset | user id → order | none |
 //! | `P{u:ID}:chats` | zset | chat id → join order (ms) | none |
+//! | `P{u:ID}:botsess` | hash | `bot \n topic` → the newest bot session's chat id (a hint) | none |
 //!
 //! The chat's own keys are the authority and change atomically (one script);
 //! the per-user index lives in another slot and is updated right after. A
@@ -33,6 +34,10 @@ impl RedisStore {
 
     pub(super) fn user_chats_key(&self, user_id: &str) -> String {
         format!("{}{{u:{}}}:chats", self.prefix, key_id(user_id))
+    }
+
+    fn bot_sessions_key(&self, user_id: &str) -> String {
+        format!("{}{{u:{}}}:botsess", self.prefix, key_id(user_id))
     }
 
     async fn index(&self, chat_id: &str, add: &[String], remove: &[String]) -> StoreResult<()> {
@@ -65,16 +70,28 @@ impl RedisStore {
     }
 }
 
-/// Reads the chat: returns `{kind, title, createdAt, members, owners, bots}`
-/// or nil. Shared by the scripts below.
+/// `read_chat` returns `{kind, title, createdAt, members, owners, bots,
+/// topic, metadata, completedAt, result}` (absent strings as '') or nil;
+/// `write_chat` writes one from the ARGV of CREATE. Shared by the scripts
+/// below.
 const READ: &str = r#"
 local function read_chat()
   if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-  local meta = redis.call('HMGET', KEYS[1], 'kind', 'title', 'createdAt')
+  local meta = redis.call('HMGET', KEYS[1], 'kind', 'title', 'createdAt', 'topic', 'metadata', 'completedAt', 'result')
   return {meta[1], meta[2] or '', meta[3],
     redis.call('ZRANGE', KEYS[2], 0, -1),
     redis.call('ZRANGE', KEYS[3], 0, -1),
-    redis.call('ZRANGE', KEYS[4], 0, -1)}
+    redis.call('ZRANGE', KEYS[4], 0, -1),
+    meta[4] or '', meta[5] or '', meta[6] or '', meta[7] or ''}
+end
+-- Writes the chat from ARGV (see CREATE) into empty keys.
+local function write_chat()
+  redis.call('HSET', KEYS[1], 'kind', ARGV[1], 'title', ARGV[2], 'createdAt', ARGV[3], 'topic', ARGV[4], 'metadata', ARGV[5])
+  if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'completedAt', ARGV[6], 'result', ARGV[7]) end
+  local nm, no = tonumber(ARGV[8]), tonumber(ARGV[9])
+  for i = 1, nm do redis.call('ZADD', KEYS[2], i, ARGV[9 + i]) end
+  for i = 1, no do redis.call('ZADD', KEYS[3], i, ARGV[9 + nm + i]) end
+  for i = 10 + nm + no, #ARGV do redis.call('ZADD', KEYS[4], i, ARGV[i]) end
 end
 local function add_all(key, list, from)
   local n = redis.call('ZCARD', key)
@@ -86,32 +103,28 @@ local function add_all(key, list, from)
 end
 "#;
 
-/// ARGV: kind, title, createdAt, nMembers, nOwners, members..., owners...,
-/// bots... KEYS: meta, members, owners, bots. Returns 0 when it exists.
+/// ARGV: kind, title, createdAt, topic, metadata, completedAt, result
+/// ('' = none), nMembers, nOwners, members..., owners..., bots... KEYS: meta, members, owners, bots.
+/// Returns 0 when it exists.
 static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(format!(
         r#"{READ}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'kind', ARGV[1], 'title', ARGV[2], 'createdAt', ARGV[3])
-local nm, no = tonumber(ARGV[4]), tonumber(ARGV[5])
-for i = 1, nm do redis.call('ZADD', KEYS[2], i, ARGV[5 + i]) end
-for i = 1, no do redis.call('ZADD', KEYS[3], i, ARGV[5 + nm + i]) end
-for i = 6 + nm + no, #ARGV do redis.call('ZADD', KEYS[4], i, ARGV[i]) end
+write_chat()
 return 1"#
     ))
 });
 
-/// Like CREATE but replaces; returns the previous chat or nil.
+/// Like CREATE but replaces; returns the previous chat or nil. A bot
+/// session's completion survives (also one that landed after the caller
+/// read the chat).
 static PUT: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(format!(
         r#"{READ}
 local old = read_chat()
+if old and old[9] ~= '' and ARGV[6] == '' then ARGV[6] = old[9]; ARGV[7] = old[10] end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-redis.call('HSET', KEYS[1], 'kind', ARGV[1], 'title', ARGV[2], 'createdAt', ARGV[3])
-local nm, no = tonumber(ARGV[4]), tonumber(ARGV[5])
-for i = 1, nm do redis.call('ZADD', KEYS[2], i, ARGV[5 + i]) end
-for i = 1, no do redis.call('ZADD', KEYS[3], i, ARGV[5 + nm + i]) end
-for i = 6 + nm + no, #ARGV do redis.call('ZADD', KEYS[4], i, ARGV[i]) end
+write_chat()
 return old"#
     ))
 });
@@ -144,6 +157,19 @@ return {{removed, read_chat()}}"#
     ))
 });
 
+/// ARGV: completedAt, result JSON ('' = none). Returns {completed now (0|1),
+/// chat}, or nil when there is no such bot session (other kinds are never
+/// completed).
+static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(format!(
+        r#"{READ}
+if redis.call('HGET', KEYS[1], 'kind') ~= 'bot' then return nil end
+if redis.call('HEXISTS', KEYS[1], 'completedAt') == 1 then return {{0, read_chat()}} end
+redis.call('HSET', KEYS[1], 'completedAt', ARGV[1], 'result', ARGV[2])
+return {{1, read_chat()}}"#
+    ))
+});
+
 fn chat_args(chat: &Chat) -> Vec<Value> {
     let kind = serde_json::to_value(chat.kind)
         .ok()
@@ -153,6 +179,18 @@ fn chat_args(chat: &Chat) -> Vec<Value> {
         kind.into(),
         chat.title.clone().unwrap_or_default().into(),
         chat.created_at.clone().into(),
+        chat.topic.clone().unwrap_or_default().into(),
+        chat.metadata
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default()
+            .into(),
+        chat.completed_at.clone().unwrap_or_default().into(),
+        chat.result
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default()
+            .into(),
         (chat.members.len() as i64).into(),
         (chat.owners.len() as i64).into(),
     ];
@@ -168,7 +206,7 @@ fn parse_chat(id: &str, v: Value) -> StoreResult<Option<Chat>> {
     }
     let bad = || StoreError::Internal(format!("malformed chat {id}"));
     let parts: Vec<Value> = v.convert().map_err(|_| bad())?;
-    if parts.len() != 6 {
+    if parts.len() != 10 {
         return Err(bad());
     }
     let s = |v: &Value| v.as_string().unwrap_or_default();
@@ -176,6 +214,8 @@ fn parse_chat(id: &str, v: Value) -> StoreResult<Option<Chat>> {
     let kind: ChatKind =
         serde_json::from_value(serde_json::Value::String(s(&parts[0]))).map_err(|_| bad())?;
     let title = s(&parts[1]);
+    let opt = |v: &Value| Some(s(v)).filter(|t| !t.is_empty());
+    let json = |v: &Value| opt(v).and_then(|t| serde_json::from_str(&t).ok());
     Ok(Some(Chat {
         id: id.to_string(),
         kind,
@@ -184,6 +224,10 @@ fn parse_chat(id: &str, v: Value) -> StoreResult<Option<Chat>> {
         members: list(&parts[3])?,
         owners: list(&parts[4])?,
         bots: list(&parts[5])?,
+        topic: opt(&parts[6]),
+        metadata: json(&parts[7]),
+        completed_at: opt(&parts[8]),
+        result: json(&parts[9]),
     }))
 }
 
@@ -277,6 +321,43 @@ impl ChatStore for RedisStore {
         let key = &self.chat_keys(chat_id)[1];
         let score: Option<f64> = self.client.zscore(key, user_id).await.map_err(map_err)?;
         Ok(score.is_some())
+    }
+
+    async fn complete_chat(
+        &self,
+        chat_id: &str,
+        completed_at: &str,
+        result: Option<&serde_json::Value>,
+    ) -> StoreResult<Option<(Chat, bool)>> {
+        let args = vec![
+            Value::from(completed_at),
+            result.map(|r| r.to_string()).unwrap_or_default().into(),
+        ];
+        let v: Value = self.eval(&COMPLETE, self.chat_keys(chat_id), args).await?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let bad = || StoreError::Internal(format!("malformed completion of {chat_id}"));
+        let mut parts: Vec<Value> = v.convert().map_err(|_| bad())?;
+        let (Some(chat), Some(now)) = (parts.pop(), parts.pop()) else {
+            return Err(bad());
+        };
+        let chat = parse_chat(chat_id, chat)?.ok_or_else(bad)?;
+        Ok(Some((chat, now.as_i64() == Some(1))))
+    }
+
+    async fn bot_session(&self, user_id: &str, key: &str) -> StoreResult<Option<String>> {
+        self.client
+            .hget(self.bot_sessions_key(user_id), key)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn set_bot_session(&self, user_id: &str, key: &str, chat_id: &str) -> StoreResult<()> {
+        self.client
+            .hset(self.bot_sessions_key(user_id), (key, chat_id))
+            .await
+            .map_err(map_err)
     }
 
     async fn chats_of_user(&self, user_id: &str, limit: usize) -> StoreResult<Vec<String>> {

@@ -9,6 +9,8 @@
 //! | `Pnodes` | zset | node id → heartbeat expiry (ms, Redis clock) | none |
 //! | `Pgone` | zset | user id → when to check it went offline (ms, Redis clock) | none (entries removed when checked) |
 //! | `Preaper` | string | node holding the dead-node reaper lock | the sweep interval |
+//! | `P{n:ID}:channels` | string | JSON `[[channel, subscribers], ...]` of the node's busiest channels | the node TTL (renewed by its heartbeat) |
+//! | `Ppeak` | string | the most connections the registry counted at once (sampled) | none |
 //!
 //! A user's connections and presence record share the `{u:…}` slot and
 //! change in one script, so the "was it already announced" check is atomic.
@@ -37,6 +39,9 @@ impl RedisStore {
     fn node_key(&self, node_id: &str) -> String {
         format!("{}{{n:{}}}:conns", self.prefix, key_id(node_id))
     }
+    fn node_channels_key(&self, node_id: &str) -> String {
+        format!("{}{{n:{}}}:channels", self.prefix, key_id(node_id))
+    }
     fn nodes_key(&self) -> String {
         format!("{}nodes", self.prefix)
     }
@@ -46,6 +51,9 @@ impl RedisStore {
     fn reaper_key(&self) -> String {
         format!("{}reaper", self.prefix)
     }
+    fn peak_key(&self) -> String {
+        format!("{}peak", self.prefix)
+    }
 }
 
 /// KEYS: nodes. ARGV: node, ttlMs. Returns {1 when the node was not
@@ -54,6 +62,17 @@ static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(format!(
         "{NOW}return {{redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]), now}}"
     ))
+});
+
+/// KEYS: peak. ARGV: connections now. Returns the peak.
+static PEAK: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r#"
+local n, p = tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > p then redis.call('SET', KEYS[1], n); return n end
+return p
+"#,
+    )
 });
 
 /// KEYS: nodes. ARGV: 'live' or 'dead'.
@@ -274,5 +293,48 @@ impl ClusterStore for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
         let _: String = self.client.ping(None).await.map_err(map_err)?;
         Ok(())
+    }
+
+    async fn publish_channels(
+        &self,
+        node_id: &str,
+        counts: &str,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        let key = self.node_channels_key(node_id);
+        let _: () = self
+            .client
+            .set(
+                key,
+                counts,
+                Some(Expiration::PX(ttl.as_millis() as i64)),
+                None,
+                false,
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn node_channels(&self, node_ids: &[String]) -> StoreResult<Vec<Option<String>>> {
+        if node_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let p = self.client.pipeline();
+        for n in node_ids {
+            let _: () = p.get(self.node_channels_key(n)).await.map_err(map_err)?;
+        }
+        p.all().await.map_err(map_err)
+    }
+
+    async fn record_peak(&self, connections: usize) -> StoreResult<usize> {
+        let peak: i64 = self
+            .eval(
+                &PEAK,
+                vec![self.peak_key()],
+                vec![(connections as i64).into()],
+            )
+            .await?;
+        Ok(peak.max(0) as usize)
     }
 }

@@ -211,7 +211,12 @@ pub struct Subscriber {
 /// A subscriber client for the Socket.IO adapter: it re-subscribes by itself
 /// after a dropped connection.
 pub async fn subscriber(cfg: &RedisConfig) -> Result<Subscriber, StoreError> {
-    let client = builder(cfg)?
+    let mut b = builder(cfg)?;
+    // Every cross-node message passes through this buffer (fred's
+    // broadcast channel, 32 by default): see realtime::pubsub.
+    let capacity = cfg.pubsub_buffer;
+    b.with_performance_config(|p| p.broadcast_channel_capacity = capacity);
+    let client = b
         .build_subscriber_client()
         .map_err(|e| StoreError::Internal(e.to_string()))?;
     let resubscribed = resubscribe_on_reconnect(&client);

@@ -20,9 +20,9 @@
 //! | `lo` | `seq|createdMs` of the oldest kept message |
 //! | `x` | when the TTL of `hist` and `ids` was last set (ms) |
 //!
-//! `append` is one script. A new message costs seven Redis calls: the
+//! `append` is one script. A new message costs eight Redis calls: the
 //! membership check, one `HMGET` of the index (duplicate check, oldest
-//! message, TTL age), `INCR`, `ZADD`, one `HSET` of the index, and the
+//! message, TTL age), `HEXISTS` of the chat's `completedAt` (§13), `INCR`, `ZADD`, one `HSET` of the index, and the
 //! sender's two cursors. The TTL is renewed at most once per ⅛ of the
 //! history's max age; trimming (by count, then by age) touches only the
 //! messages it drops.
@@ -51,14 +51,17 @@ const READ: usize = 5;
 impl RedisStore {
     fn msg_keys(&self, chat_id: &str) -> Vec<String> {
         let tag = format!("{}{{c:{}}}", self.prefix, key_id(chat_id));
-        ["members", "seq", "hist", "ids", "dlv", "read", "cids", "ms"]
-            .iter()
-            .map(|k| format!("{tag}:{k}"))
-            .collect()
+        [
+            "members", "seq", "hist", "ids", "dlv", "read", "cids", "ms", "meta",
+        ]
+        .iter()
+        .map(|k| format!("{tag}:{k}"))
+        .collect()
     }
 }
 
-/// KEYS: members seq hist ids dlv read, then the legacy cids ms.
+/// KEYS: members seq hist ids dlv read, then the legacy cids ms, then the
+/// chat's meta (a completed bot session takes no more messages).
 /// ARGV: sender, clientKey ('' = none), jsonHead, jsonTail, id, createdMs,
 /// maxMessages, minCreatedMs, clientIdTtlMs, ttlSecs, nowMs, deadlineMs
 /// (on Redis's clock; 0 = none), durable ('1': a `WAIT` follows).
@@ -66,7 +69,7 @@ impl RedisStore {
 /// the message), {2, json} duplicate, {3} too late: the sender may already
 /// have been told UNAVAILABLE, so nothing is stored; {4, json} duplicate of
 /// a message stored earlier whose replicas never confirmed it (so it was
-/// not delivered yet).
+/// not delivered yet), {5} the chat is a completed bot session.
 static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r#"
@@ -128,6 +131,7 @@ if ck ~= '' and st[1] then
     end
   end
 end
+if redis.call('HEXISTS', KEYS[9], 'completedAt') == 1 then return {5} end
 local seq = redis.call('INCR', KEYS[2])
 if lo >= seq then lo, lo_ms = seq, tonumber(created) end
 local json = ARGV[3] .. ',"seq":' .. seq .. ',' .. ARGV[4]
@@ -383,6 +387,7 @@ impl MessageStore for RedisStore {
         }
         Ok(match (status, stored) {
             (0, _) => Appended::NotMember,
+            (5, _) => Appended::Completed,
             (1, Some(m)) => Appended::Stored(m),
             (2 | 4, Some(m)) => Appended::Duplicate(m),
             // Ran after its deadline: nothing stored, so UNAVAILABLE is true.

@@ -1,4 +1,5 @@
-//! The webhook delivery queue and the reply cache on Redis.
+//! The webhook delivery queue on Redis (the reply cache's keys, listed
+//! here too, are in `cache.rs`).
 //!
 //! | key | type | content | TTL |
 //! | --- | --- | --- | --- |
@@ -22,14 +23,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
-use fred::types::{Expiration, SetOptions};
+use fred::types::Expiration;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::presence::NOW;
 use super::{json, key_id, map_err, ms, parse_all, RedisStore};
 use crate::store::error::StoreResult;
-use crate::webhooks::cache::{Counter, Freshness, ReplyCacheStore, Stats, Waiter};
 use crate::webhooks::queue::{Delivery, Depths, WebhookQueue};
 
 impl RedisStore {
@@ -38,13 +37,6 @@ impl RedisStore {
     }
     fn corr_key(&self, corr: &str) -> String {
         format!("{}{{wh:c:{}}}", self.prefix, key_id(corr))
-    }
-    fn rc(&self, key: &str, part: &str) -> String {
-        let h = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
-        format!("{}{{rc:{h}}}{part}", self.prefix)
-    }
-    fn rc_global(&self, part: &str) -> String {
-        format!("{}rc:{part}", self.prefix)
     }
 }
 
@@ -173,6 +165,22 @@ impl WebhookQueue for RedisStore {
         Ok(parse_all(&all))
     }
 
+    async fn take_dead(&self, id: &str) -> StoreResult<Option<serde_json::Value>> {
+        // Delivery ids are generated hex; anything else names nothing
+        // (and could not be matched safely).
+        if !crate::webhooks::queue::is_delivery_id(id) {
+            return Ok(None);
+        }
+        let found: Option<String> = self
+            .eval(
+                &TAKE_DEAD,
+                vec![self.wh("dead")],
+                vec![format!("\"id\":\"{id}\"").into()],
+            )
+            .await?;
+        Ok(found.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
     async fn depths(&self) -> StoreResult<Depths> {
         let p = self.client.pipeline();
         let _: () = p.zcard(self.wh("ready")).await.map_err(map_err)?;
@@ -229,6 +237,25 @@ impl WebhookQueue for RedisStore {
     }
 }
 
+/// KEYS: dead. ARGV: `"id":"<delivery id>"`. Removes and returns the
+/// first dead letter whose JSON holds that field (a delivery's id is a
+/// generated hex string, found only in its own entry; a quote inside any
+/// string value is escaped, so message text cannot match). At most the
+/// list's 10,000 entries are read, for an admin action.
+static TAKE_DEAD: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r#"
+for _, v in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if string.find(v, ARGV[1], 1, true) then
+    redis.call('LREM', KEYS[1], 1, v)
+    return v
+  end
+end
+return false
+"#,
+    )
+});
+
 /// KEYS: done, corr. ARGV: ttl ms. Marks a correlation id answered (1), or
 /// finds it already was (0); an answered id keeps only its mark.
 static ANSWER: LazyLock<Script> = LazyLock::new(|| {
@@ -240,212 +267,3 @@ return 1
 "#,
     )
 });
-
-/// KEYS: entry. Returns {replies, 'fresh'|'stale'} or {}.
-static CACHE_GET: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(format!(
-        r#"{NOW}
-local v = redis.call('HMGET', KEYS[1], 'replies', 'fresh', 'stale')
-if (not v[1]) or now > tonumber(v[3]) then return {{}} end
-if now <= tonumber(v[2]) then return {{v[1], 'fresh'}} end
-return {{v[1], 'stale'}}
-"#
-    ))
-});
-
-/// KEYS: entry. ARGV: key, replies, ttl ms, stale ms. Returns the end of
-/// the stale window.
-static CACHE_PUT: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(format!(
-        r#"{NOW}
-local fresh = now + tonumber(ARGV[3])
-local stale = fresh + tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], 'key', ARGV[1], 'replies', ARGV[2], 'fresh', fresh, 'stale', stale)
-redis.call('PEXPIREAT', KEYS[1], stale)
-return {{stale, now}}
-"#
-    ))
-});
-
-/// KEYS: lead, waiters. ARGV: waiter JSON, ttl ms.
-static CACHE_WAIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return 1
-"#,
-    )
-});
-
-/// KEYS: lead, waiters.
-static CACHE_FINISH: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
-local all = redis.call('LRANGE', KEYS[2], 0, -1)
-redis.call('DEL', KEYS[1], KEYS[2])
-return all
-"#,
-    )
-});
-
-impl RedisStore {
-    async fn set_nx(&self, key: String, ttl: Duration) -> StoreResult<bool> {
-        let r: Option<String> = self
-            .client
-            .set(
-                key,
-                "1",
-                Some(Expiration::PX((ttl.as_millis() as i64).max(1))),
-                Some(SetOptions::NX),
-                false,
-            )
-            .await
-            .map_err(map_err)?;
-        Ok(r.is_some())
-    }
-}
-
-#[async_trait]
-impl ReplyCacheStore for RedisStore {
-    async fn cache_get(&self, key: &str) -> StoreResult<Option<(String, Freshness)>> {
-        let v: Vec<String> = self
-            .eval(&CACHE_GET, vec![self.rc(key, "")], vec![])
-            .await?;
-        Ok(match v.as_slice() {
-            [replies, f] => Some((
-                replies.clone(),
-                if f == "fresh" {
-                    Freshness::Fresh
-                } else {
-                    Freshness::Stale
-                },
-            )),
-            _ => None,
-        })
-    }
-
-    async fn cache_put(
-        &self,
-        key: &str,
-        replies: &str,
-        ttl: Duration,
-        stale: Duration,
-    ) -> StoreResult<()> {
-        let out: Vec<i64> = self
-            .eval(
-                &CACHE_PUT,
-                vec![self.rc(key, "")],
-                vec![
-                    key.to_string().into(),
-                    replies.to_string().into(),
-                    ms(ttl),
-                    ms(stale),
-                ],
-            )
-            .await?;
-        let (until, now) = (
-            out.first().copied().unwrap_or(0),
-            out.get(1).copied().unwrap_or(0),
-        );
-        let index = self.rc_global("index");
-        let p = self.client.pipeline();
-        let _: () = p
-            .zadd(&index, None, None, false, false, (until as f64, key))
-            .await
-            .map_err(map_err)?;
-        let _: () = p
-            .zremrangebyscore(&index, f64::NEG_INFINITY, now as f64)
-            .await
-            .map_err(map_err)?;
-        let _: Vec<Value> = p.all().await.map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn cache_refresh_lock(&self, key: &str, ttl: Duration) -> StoreResult<bool> {
-        self.set_nx(self.rc(key, ":refresh"), ttl).await
-    }
-
-    async fn cache_lead(&self, key: &str, ttl: Duration) -> StoreResult<bool> {
-        self.set_nx(self.rc(key, ":lead"), ttl).await
-    }
-
-    async fn cache_wait(&self, key: &str, waiter: &Waiter) -> StoreResult<bool> {
-        let n: i64 = self
-            .eval(
-                &CACHE_WAIT,
-                vec![self.rc(key, ":lead"), self.rc(key, ":waiters")],
-                vec![json(waiter)?.into(), 86_400_000i64.into()],
-            )
-            .await?;
-        Ok(n == 1)
-    }
-
-    async fn cache_finish(&self, key: &str) -> StoreResult<Vec<Waiter>> {
-        let all: Vec<String> = self
-            .eval(
-                &CACHE_FINISH,
-                vec![self.rc(key, ":lead"), self.rc(key, ":waiters")],
-                vec![],
-            )
-            .await?;
-        Ok(parse_all(&all))
-    }
-
-    async fn cache_count(&self, counter: Counter) -> StoreResult<()> {
-        let _: i64 = self
-            .client
-            .hincrby(self.rc_global("stats"), counter.field(), 1)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn cache_stats(&self) -> StoreResult<Stats> {
-        let (h, m, s): (Option<u64>, Option<u64>, Option<u64>) = self
-            .client
-            .hmget(self.rc_global("stats"), vec!["hits", "misses", "stale"])
-            .await
-            .map_err(map_err)?;
-        let now = crate::time::now_ms() as f64;
-        let entries: u64 = self
-            .client
-            .zcount(self.rc_global("index"), now, f64::INFINITY)
-            .await
-            .map_err(map_err)?;
-        Ok(Stats {
-            hits: h.unwrap_or(0),
-            misses: m.unwrap_or(0),
-            stale: s.unwrap_or(0),
-            entries,
-        })
-    }
-
-    async fn cache_invalidate(&self, key: Option<&str>, prefix: Option<&str>) -> StoreResult<u64> {
-        let index = self.rc_global("index");
-        let keys: Vec<String> = match (key, prefix) {
-            (Some(k), _) => vec![k.to_string()],
-            (None, Some(p)) => {
-                let all: Vec<String> = self
-                    .client
-                    .zrange(&index, 0, -1, None, false, None, false)
-                    .await
-                    .map_err(map_err)?;
-                all.into_iter().filter(|k| k.starts_with(p)).collect()
-            }
-            (None, None) => Vec::new(),
-        };
-        let mut removed = 0;
-        for k in &keys {
-            let n: u64 = self.client.del(self.rc(k, "")).await.map_err(map_err)?;
-            let _: i64 = self
-                .client
-                .zrem(&index, k.as_str())
-                .await
-                .map_err(map_err)?;
-            removed += n;
-        }
-        Ok(removed)
-    }
-}

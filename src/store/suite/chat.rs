@@ -65,3 +65,82 @@ pub(super) async fn chat_suite(s: &dyn ChatStore) {
     assert!(s.chats_of_user("bob", 10).await.unwrap().is_empty());
     assert_eq!(s.chats_of_user("dave", 10).await.unwrap(), ids(&["c1"]));
 }
+
+/// Bot sessions (§13): metadata and topic round-trip, completion happens
+/// once and stops appends, a replace keeps the completion, and the per-user
+/// record of the newest session.
+pub(super) async fn bot_session_suite(s: &dyn ChatStore, m: &dyn crate::messages::MessageStore) {
+    use crate::messages::Appended;
+    let mut c = chat("bs1", &["alice", "bot"]);
+    c.kind = crate::chat::ChatKind::Bot;
+    c.bots = ids(&["bot"]);
+    c.topic = Some("nda".into());
+    c.metadata = Some(serde_json::json!({ "page": "/", "n": 1 }));
+    assert!(s.create_chat(&c).await.unwrap());
+    assert_eq!(s.get_chat("bs1").await.unwrap().unwrap(), c, "round trip");
+
+    let now = crate::time::now_ms();
+    let new = |content: &str| super::msg("bs1", "alice", content, None, now);
+    super::stored(m, new("before")).await;
+    let result = serde_json::json!({ "document": "x.pdf" });
+    let (done, first) = s
+        .complete_chat("bs1", "2026-01-02T00:00:00.000Z", Some(&result))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first);
+    assert_eq!(
+        done.completed_at.as_deref(),
+        Some("2026-01-02T00:00:00.000Z")
+    );
+    assert_eq!(done.result, Some(result.clone()));
+    let (again, first) = s
+        .complete_chat("bs1", "2027-01-01T00:00:00.000Z", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!first, "completed once");
+    assert_eq!(again, done, "a repeat changes nothing");
+    assert!(s.complete_chat("nope", "t", None).await.unwrap().is_none());
+    assert!(matches!(
+        m.append(new("after")).await.unwrap(),
+        Appended::Completed
+    ));
+
+    // A replace that does not name the completion keeps it.
+    let mut replaced = c.clone();
+    replaced.members.push("agent".into());
+    replaced.topic = None;
+    s.put_chat(&replaced).await.unwrap();
+    replaced.completed_at = done.completed_at.clone();
+    replaced.result = done.result.clone();
+    assert_eq!(s.get_chat("bs1").await.unwrap().unwrap(), replaced);
+    // Only bot sessions complete.
+    s.create_chat(&chat("bs-group", &["alice"])).await.unwrap();
+    assert!(s
+        .complete_chat("bs-group", "t", None)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .get_chat("bs-group")
+        .await
+        .unwrap()
+        .unwrap()
+        .completed_at
+        .is_none());
+
+    assert_eq!(s.bot_session("alice", "bot\nnda").await.unwrap(), None);
+    s.set_bot_session("alice", "bot\nnda", "bs1").await.unwrap();
+    s.set_bot_session("alice", "bot\nnda", "bs2").await.unwrap();
+    s.set_bot_session("alice", "bot\n", "bs3").await.unwrap();
+    assert_eq!(
+        s.bot_session("alice", "bot\nnda").await.unwrap().as_deref(),
+        Some("bs2")
+    );
+    assert_eq!(
+        s.bot_session("alice", "bot\n").await.unwrap().as_deref(),
+        Some("bs3")
+    );
+    assert_eq!(s.bot_session("bob", "bot\nnda").await.unwrap(), None);
+}

@@ -8,6 +8,19 @@ pub(super) async fn cluster_suite(s: &dyn ClusterStore) {
     use std::time::Duration;
     let long = Duration::from_secs(600);
     s.ping().await.unwrap();
+    assert_eq!(s.record_peak(5).await.unwrap(), 5);
+    assert_eq!(s.record_peak(3).await.unwrap(), 5, "a peak never drops");
+    assert_eq!(s.record_peak(7).await.unwrap(), 7);
+    s.publish_channels("n1", "[[\"news\",2]]", long)
+        .await
+        .unwrap();
+    s.publish_channels("n1", "[[\"news\",3]]", long)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.node_channels(&ids(&["n1", "n9"])).await.unwrap(),
+        vec![Some("[[\"news\",3]]".to_string()), None]
+    );
     s.add_session(&sess("s1", "alice", "n1")).await.unwrap();
     s.add_session(&sess("s2", "alice", "n2")).await.unwrap();
     s.add_session(&sess("s3", "{bob}*", "n1")).await.unwrap();

@@ -31,6 +31,10 @@ pub(super) fn chat(id: &str, members: &[&str]) -> Chat {
         owners: vec![members[0].to_string()],
         bots: vec![],
         created_at: "2026-01-01T00:00:00Z".into(),
+        topic: None,
+        metadata: None,
+        completed_at: None,
+        result: None,
     }
 }
 
@@ -86,6 +90,7 @@ pub(super) async fn stored(s: &dyn MessageStore, new: NewMessage) -> Message {
 
 async fn run_all(stores: Stores) {
     chat::chat_suite(stores.chats.as_ref()).await;
+    chat::bot_session_suite(stores.chats.as_ref(), stores.messages.as_ref()).await;
     messages::message_suite(stores.chats.as_ref(), stores.messages.as_ref()).await;
     cluster::cluster_suite(stores.cluster.as_ref()).await;
     presence::presence_suite(stores.cluster.as_ref(), stores.presence.as_ref()).await;

@@ -4,6 +4,7 @@ pub(super) async fn webhook_suite(s: &dyn crate::webhooks::queue::WebhookQueue) 
     use crate::webhooks::queue::{Delivery, Depths};
     use std::time::Duration;
     let d = |id: &str| Delivery {
+        session: None,
         id: id.into(),
         correlation_id: format!("corr-{id}"),
         event: "message:new".into(),

@@ -11,8 +11,8 @@
 //!   identical requests that arrive meanwhile, on any node, wait on the
 //!   leader and get its reply: one upstream call serves them all.
 //!
-//! Keys are `BOT:g:DAY:CONTENT` (global) or `BOT:u:USER:DAY:CONTENT` (per
-//! user), `DAY` being the UTC date for rules marked `day` and `-`
+//! Keys are `BOT:g:DAY:CONTENT` (global) or `BOT:u:USERHASH:DAY:CONTENT`
+//! (per user; [`user_part`], never the user id itself), `DAY` being the UTC date for rules marked `day` and `-`
 //! otherwise, `CONTENT` the trimmed, lower-cased message; invalidation
 //! takes a key or a prefix of one. Storage: [`ReplyCacheStore`]. Routes:
 //! `GET /admin/cache/stats`, `POST /admin/cache/invalidate`.
@@ -54,8 +54,17 @@ pub fn key_for(
     let day = if rule.day { day } else { "-" };
     Some(match rule.scope {
         Scope::Global => format!("{bot}:g:{day}:{text}"),
-        Scope::User => format!("{bot}:u:{sender}:{day}:{text}"),
+        Scope::User => format!("{bot}:u:{}:{day}:{text}", user_part(sender)),
     })
+}
+
+/// The user part of a per-user cache key: the first 16 bytes of the
+/// SHA-256 of the user id, in hex. No user id is kept in the cache's keys
+/// or its index; an operator who wants one user's entries computes the
+/// same (`printf %s USER | sha256sum | cut -c1-32`).
+pub fn user_part(user: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(user.as_bytes())[..16])
 }
 
 /// Is a cached entry still fresh, or only within its stale window?
@@ -75,12 +84,16 @@ pub struct Waiter {
     pub request_id: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub hits: u64,
     pub misses: u64,
     pub stale: u64,
     pub entries: u64,
+    /// Requests with the automation now whose identical requests wait for
+    /// them (single-flight leaders), cluster-wide.
+    pub in_flight: u64,
 }
 
 /// `hits` | `misses` | `stale`.
@@ -106,14 +119,17 @@ pub trait ReplyCacheStore: Send + Sync + 'static {
     /// The cached replies (JSON) and their freshness; `None` when absent or
     /// past the stale window.
     async fn cache_get(&self, key: &str) -> StoreResult<Option<(String, Freshness)>>;
-    /// Stores replies fresh for `ttl`, then stale for `stale`.
+    /// Stores replies fresh for `ttl`, then stale for `stale`, and keeps
+    /// at most `max` entries, evicting the least recently used (read or
+    /// written). Returns how many were evicted.
     async fn cache_put(
         &self,
         key: &str,
         replies: &str,
         ttl: Duration,
         stale: Duration,
-    ) -> StoreResult<()>;
+        max: usize,
+    ) -> StoreResult<u64>;
     /// Takes the key's refresh lock for `ttl`; `false` if already taken.
     async fn cache_refresh_lock(&self, key: &str, ttl: Duration) -> StoreResult<bool>;
     /// Becomes the leader of the key's upstream call for `ttl`; `false` if
@@ -127,6 +143,11 @@ pub trait ReplyCacheStore: Send + Sync + 'static {
     async fn cache_stats(&self) -> StoreResult<Stats>;
     /// Drops the entry `key`, or every entry whose key starts with `prefix`.
     async fn cache_invalidate(&self, key: Option<&str>, prefix: Option<&str>) -> StoreResult<u64>;
+    /// Records an invalidation (JSON) in the cluster's log, keeping the
+    /// newest `keep`.
+    async fn cache_log_invalidation(&self, entry: &str, keep: usize) -> StoreResult<()>;
+    /// The logged invalidations, newest first, at most `limit`.
+    async fn cache_invalidations(&self, limit: usize) -> StoreResult<Vec<String>>;
 }
 
 fn today() -> String {
@@ -156,7 +177,7 @@ mod tests {
         );
         assert_eq!(
             key_for(&rules, "bot", "ann", "/order 12", "2026-12-01").as_deref(),
-            Some("bot:u:ann:2026-12-01:/order 12")
+            Some(format!("bot:u:{}:2026-12-01:/order 12", user_part("ann")).as_str())
         );
         assert_eq!(key_for(&rules, "bot", "ann", "/menus", "d"), None);
         assert_eq!(key_for(&rules, "bot", "ann", "hello", "d"), None);

@@ -26,8 +26,20 @@ pub async fn stats(app: &AppState) -> StoreResult<super::Stats> {
     app.stores.cache.cache_stats().await
 }
 
+/// Invalidations kept in the log of `GET /admin/cache/invalidations`.
+pub const INVALIDATIONS_KEPT: usize = 100;
+
+/// The newest invalidations first: `{ key, prefix, removed, at, nodeId }`.
+pub async fn invalidations(app: &AppState, limit: usize) -> StoreResult<Vec<serde_json::Value>> {
+    let raw = app.stores.cache.cache_invalidations(limit).await?;
+    Ok(raw
+        .iter()
+        .filter_map(|r| serde_json::from_str(r).ok())
+        .collect())
+}
+
 /// Removes one entry (`key`) or every entry under `prefix`; exactly one of
-/// them, 1-1024 bytes. How many entries were removed.
+/// them, 1-1024 bytes, and logs it. How many entries were removed.
 pub async fn invalidate(
     app: &AppState,
     key: Option<&str>,
@@ -36,7 +48,16 @@ pub async fn invalidate(
     let ok = |s: Option<&str>| s.is_none_or(|s| !s.is_empty() && s.len() <= 1024);
     match (key, prefix) {
         (Some(_), None) | (None, Some(_)) if ok(key) && ok(prefix) => {
-            Ok(app.stores.cache.cache_invalidate(key, prefix).await?)
+            let removed = app.stores.cache.cache_invalidate(key, prefix).await?;
+            let entry = serde_json::json!({
+                "key": key, "prefix": prefix, "removed": removed,
+                "at": crate::time::now_rfc3339(), "nodeId": app.node_id,
+            });
+            app.stores
+                .cache
+                .cache_log_invalidation(&entry.to_string(), INVALIDATIONS_KEPT)
+                .await?;
+            Ok(removed)
         }
         _ => Err(crate::error::AppError::invalid(
             "give exactly one of key and prefix (1-1024 bytes)",
@@ -46,15 +67,25 @@ pub async fn invalidate(
 
 /// A user message to `bot`: served from the cache, made to wait for an
 /// identical request in flight, or delivered to the automation.
-pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
+pub async fn handle(
+    app: &AppState,
+    m: &Message,
+    bot: &str,
+    session: Option<serde_json::Value>,
+) -> StoreResult<()> {
     let cfg = &app.config.cache;
     let chat = &m.chat_id;
-    let key = key_for(&cfg.rules, bot, &m.sender_id, &m.content, &today());
+    // A bot session's replies belong to it (they may depend on its topic
+    // and metadata, and may complete it): never cached.
+    let key = match session {
+        Some(_) => None,
+        None => key_for(&cfg.rules, bot, &m.sender_id, &m.content, &today()),
+    };
     let Some(key) = key else {
         crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
         return crate::webhooks::deliver::enqueue(
             app,
-            &crate::webhooks::delivery_for(m, Some(bot), None),
+            &crate::webhooks::delivery_for(m, Some(bot), None, session),
         )
         .await;
     };
@@ -75,7 +106,12 @@ pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
                 if fresh == Freshness::Stale
                     && store.cache_refresh_lock(&key, lead_ttl(app)).await?
                 {
-                    let mut d = crate::webhooks::delivery_for(m, Some(bot), Some(key.clone()));
+                    let mut d = crate::webhooks::delivery_for(
+                        m,
+                        Some(bot),
+                        Some(key.clone()),
+                        session.clone(),
+                    );
                     d.refresh = true;
                     crate::webhooks::deliver::enqueue(app, &d).await?;
                 }
@@ -88,7 +124,7 @@ pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
                 }
                 if store.cache_lead(&key, lead_ttl(app)).await? {
                     crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
-                    let d = crate::webhooks::delivery_for(m, Some(bot), Some(key));
+                    let d = crate::webhooks::delivery_for(m, Some(bot), Some(key), session);
                     return crate::webhooks::deliver::enqueue(app, &d).await;
                 }
                 let waiter = Waiter {
@@ -105,7 +141,11 @@ pub async fn handle(app: &AppState, m: &Message, bot: &str) -> StoreResult<()> {
         }
     }
     crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
-    crate::webhooks::deliver::enqueue(app, &crate::webhooks::delivery_for(m, Some(bot), None)).await
+    crate::webhooks::deliver::enqueue(
+        app,
+        &crate::webhooks::delivery_for(m, Some(bot), None, session),
+    )
+    .await
 }
 
 /// The automation answered a cacheable request: store, then serve waiters.
@@ -113,8 +153,12 @@ pub async fn answered(app: &AppState, key: &str, list: &[Reply]) {
     let cfg = &app.config.cache;
     let store = &app.stores.cache;
     let body = json!(list).to_string();
-    if let Err(e) = store.cache_put(key, &body, cfg.ttl, cfg.stale).await {
-        tracing::warn!(error = %e, "reply cache: could not store a reply");
+    match store
+        .cache_put(key, &body, cfg.ttl, cfg.stale, cfg.max_entries)
+        .await
+    {
+        Ok(evicted) => crate::telemetry::metrics::reply_cache_evicted(evicted),
+        Err(e) => tracing::warn!(error = %e, "reply cache: could not store a reply"),
     }
     match store.cache_finish(key).await {
         Ok(waiters) => {
