@@ -10,7 +10,8 @@ test('auth.token, query token and Authorization header all connect', async () =>
   assert.equal(a.connected.deviceId, 'web-1');
   assert.equal(a.connected.socketId, a.socket.id);
   assert.equal(typeof a.connected.nodeId, 'string');
-  assert.match(a.connected.serverTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+  // Always exactly three fraction digits (strict iOS/Java parsers).
+  assert.match(a.connected.serverTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const b = await connect(node(), { query: { token: token({ sub: user }) } });
   assert.equal(b.connected.userId, user);
   const c = await connect(node(), {
@@ -23,6 +24,11 @@ test('auth.token, query token and Authorization header all connect', async () =>
 
 test('refused connections carry one code', async () => {
   await assert.rejects(connect(node(), {}), { message: 'AUTH_MISSING' });
+  // err.data: the code again, a message for humans, no retry for auth.
+  const err = await connect(node(), {}).then(() => null, (e) => e);
+  assert.equal(err.data.code, 'AUTH_MISSING');
+  assert.match(err.data.message, /token/);
+  assert.equal(err.data.retryAfterMs, undefined);
   await assert.rejects(connect(node(), { auth: { token: token({ sub: 'x' }, 'wrong-secret') } }), { message: 'AUTH_INVALID' });
   await assert.rejects(
     connect(node(), { auth: { token: token({ sub: 'x', exp: Math.floor(Date.now() / 1000) - 3600 }) } }),

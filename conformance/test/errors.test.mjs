@@ -1,7 +1,7 @@
 // PROTOCOL §2: acks, errors, unknown events, malformed payloads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { as, fails, ok, pair, uid } from './helpers.mjs';
+import { as, fails, node, ok, pair, uid } from './helpers.mjs';
 
 test('unknown events: failed ack with an ack, `error` event without', async () => {
   const { socket, inbox } = await as(uid('u'));
@@ -24,4 +24,17 @@ test('malformed payloads get INVALID_PAYLOAD and the connection stays usable', a
   const { message } = await ok(alice.socket, 'message:new', { chatId: chat.id, content: 'still fine' });
   assert.equal(message.seq, 1, 'nothing was stored by the bad sends');
   assert.equal(alice.socket.connected, true);
+});
+
+test('an HTTP API body over the limit gets the 413 envelope, read by fetch', async () => {
+  // Node's fetch sends the whole body before it reads: the server reads the
+  // rest of the upload before it answers, so the 413 arrives intact.
+  const r = await fetch(`${node(0)}/api/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ chatId: 'c', senderId: 's', content: 'x'.repeat(1024 * 1024) }),
+  });
+  assert.equal(r.status, 413);
+  const body = await r.json();
+  assert.equal(body.error.code, 'PAYLOAD_TOO_LARGE');
 });
