@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
-SECRET = ["SB_REDIS_URL", "SB_JWT_SECRET", "SB_JWT_PUBLIC_KEY", "SB_API_KEY", "SB_ADMIN_KEY", "SB_WEBHOOK_SECRET"]
+SECRET = ["SB_REDIS_URL", "SB_JWT_SECRET", "SB_JWT_PUBLIC_KEY", "SB_API_KEY", "SB_ADMIN_KEY", "SB_WEBHOOK_SECRET", "SB_GUEST_SECRET"]
 # Set by the manifests: the pod name, and the chart's service.internalPort.
 K8S_MANAGED = ["SB_NODE_ID"]
 HELM_MANAGED = ["SB_NODE_ID", "SB_INTERNAL_PORT"]
