@@ -226,9 +226,9 @@ impl Drop for InFlight {
 pub trait MessageListener: Send + Sync + 'static {
     /// Whether this message concerns the listener at all (cheap, no I/O):
     /// a message nobody wants is not queued.
-    fn wants(&self, app: &App, m: &Message) -> bool;
+    fn wants(&self, app: &App, m: &Message, chat: Option<&crate::messages::ChatContext>) -> bool;
     /// Handles one stored message, on a hook worker.
-    async fn on_stored(&self, app: &AppState, m: &Message);
+    async fn on_stored(&self, app: &AppState, s: &Stored);
 }
 
 /// The after-store hook: `messages::service::send` publishes every stored
@@ -245,6 +245,9 @@ pub struct Hooks {
 /// of the event that stored it (when traces are exported).
 pub struct Stored {
     pub message: Message,
+    /// The chat's bots (and a bot session's topic and metadata), when the
+    /// store read them with the append.
+    pub chat: Option<crate::messages::ChatContext>,
     pub traceparent: Option<String>,
 }
 
@@ -282,12 +285,22 @@ impl Hooks {
     /// message waits for a slot in a task of its own, so nothing is dropped
     /// and a listener that itself stores messages (bot replies) cannot
     /// deadlock the workers.
-    pub fn message_stored(&self, app: &App, m: &Message) {
-        if !self.listeners().iter().any(|l| l.wants(app, m)) {
+    pub fn message_stored(
+        &self,
+        app: &App,
+        m: &Message,
+        chat: Option<crate::messages::ChatContext>,
+    ) {
+        if !self
+            .listeners()
+            .iter()
+            .any(|l| l.wants(app, m, chat.as_ref()))
+        {
             return;
         }
         let stored = Stored {
             message: m.clone(),
+            chat,
             traceparent: crate::telemetry::traces::current_traceparent(),
         };
         match self.tx.try_send(stored) {

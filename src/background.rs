@@ -216,11 +216,10 @@ fn start_hooks(app: &AppState) {
                     "internal",
                     stored.traceparent.as_deref(),
                 );
-                let m = &stored.message;
                 async {
                     for listener in node.hooks.listeners() {
-                        if listener.wants(&node, m) {
-                            listener.on_stored(&node, m).await;
+                        if listener.wants(&node, &stored.message, stored.chat.as_ref()) {
+                            listener.on_stored(&node, &stored).await;
                         }
                     }
                 }

@@ -95,11 +95,38 @@ pub struct NewMessage {
     pub client_id_ttl_secs: u64,
 }
 
+/// What the after-store listeners need of the message's chat, read by the
+/// append itself so that they need no second lookup: the chat's bot
+/// members and, when it has any, its kind, topic and metadata (a bot
+/// session's `session` of the webhook, §13).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatContext {
+    pub bots: Vec<String>,
+    /// Only read when the chat has bots.
+    pub kind: Option<crate::chat::ChatKind>,
+    pub topic: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl ChatContext {
+    pub fn of(chat: &crate::chat::Chat) -> Self {
+        let bots = !chat.bots.is_empty();
+        ChatContext {
+            bots: chat.bots.clone(),
+            kind: bots.then_some(chat.kind),
+            topic: chat.topic.clone().filter(|_| bots),
+            metadata: chat.metadata.clone().filter(|_| bots),
+        }
+    }
+}
+
 /// The result of an append.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Appended {
-    /// Stored now, with its `seq`.
-    Stored(Message),
+    /// Stored now, with its `seq`; the chat's context when the store read
+    /// it with the append (`None`: a listener that needs it looks the
+    /// chat up).
+    Stored(Message, Option<ChatContext>),
     /// A message with the same `clientId` from the same sender was already
     /// stored: this is it, nothing was written.
     Duplicate(Message),

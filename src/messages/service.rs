@@ -67,14 +67,14 @@ pub async fn send(
         })
         .await?;
     match appended {
-        Appended::Stored(m) => {
+        Appended::Stored(m, chat) => {
             metrics::message_stored();
             crate::telemetry::traces::record_message(&m.chat_id, &m.id);
             let room = rooms::chat(&m.chat_id);
             origin
                 .emit(app, vec![room], "message:new", &json!({ "message": m }))
                 .await;
-            app.hooks.message_stored(app, &m);
+            app.hooks.message_stored(app, &m, chat);
             Ok(m)
         }
         Appended::Duplicate(m) => Ok(m),

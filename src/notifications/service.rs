@@ -87,12 +87,12 @@ pub struct NotificationListener;
 
 #[async_trait::async_trait]
 impl crate::app::MessageListener for NotificationListener {
-    fn wants(&self, _: &App, m: &Message) -> bool {
+    fn wants(&self, _: &App, m: &Message, _: Option<&crate::messages::ChatContext>) -> bool {
         m.reply_to.is_some() || m.content.contains('@')
     }
 
-    async fn on_stored(&self, app: &crate::app::AppState, m: &Message) {
-        on_message(app, m).await;
+    async fn on_stored(&self, app: &crate::app::AppState, s: &crate::app::Stored) {
+        on_message(app, &s.message).await;
     }
 }
 

@@ -5,19 +5,28 @@ use serde_json::json;
 use super::delivery_for;
 use super::queue::Delivery;
 use crate::app::App;
-use crate::messages::Message;
+use crate::messages::{ChatContext, Message};
 
 /// After a message is stored (off the send path): deliveries for its chat's
 /// bots (or answers from the reply cache) and for `SB_WEBHOOK_EVENTS`.
-pub async fn on_message(app: &crate::app::AppState, m: &Message) {
+/// `known`: the chat's context as the append read it; without it, the chat
+/// is looked up.
+pub async fn on_message(app: &crate::app::AppState, m: &Message, known: Option<&ChatContext>) {
     let cfg = &app.config.webhooks;
-    let chat = match app.stores.chats.get_chat(&m.chat_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "webhook: could not load the chat");
-            return;
-        }
+    let looked_up;
+    let chat = match known {
+        Some(c) => c,
+        None => match app.stores.chats.get_chat(&m.chat_id).await {
+            Ok(Some(c)) => {
+                looked_up = ChatContext::of(&c);
+                &looked_up
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook: could not load the chat");
+                return;
+            }
+        },
     };
     let from_bot = chat.bots.contains(&m.sender_id);
     if cfg.url.is_none() {
@@ -30,7 +39,7 @@ pub async fn on_message(app: &crate::app::AppState, m: &Message) {
         }
         return;
     }
-    let session = (chat.kind == crate::chat::ChatKind::Bot)
+    let session = (chat.kind == Some(crate::chat::ChatKind::Bot))
         .then(|| json!({ "topic": chat.topic, "metadata": chat.metadata }));
     let mut sent = false;
     if !from_bot && !m.encrypted {
@@ -54,14 +63,24 @@ pub struct WebhookListener;
 
 #[async_trait::async_trait]
 impl crate::app::MessageListener for WebhookListener {
-    /// With a backend, every message (its chat may have bots); without
-    /// one, the messages of bot sessions (they get `bot:error`).
-    fn wants(&self, app: &App, m: &Message) -> bool {
-        app.config.webhooks.url.is_some() || m.chat_id.starts_with(crate::bots::SESSION_PREFIX)
+    /// A user's message in a chat with bots (a delivery to each, or without
+    /// a backend `bot:error`), and every message when `message:new` is
+    /// forwarded. When the append did not say whether the chat has bots:
+    /// with a backend every message, without one the messages of bot
+    /// sessions.
+    fn wants(&self, app: &App, m: &Message, chat: Option<&ChatContext>) -> bool {
+        let cfg = &app.config.webhooks;
+        if cfg.url.is_some() && cfg.events.iter().any(|e| e == "message:new") {
+            return true;
+        }
+        match chat {
+            Some(c) => !c.bots.is_empty() && !c.bots.contains(&m.sender_id),
+            None => cfg.url.is_some() || m.chat_id.starts_with(crate::bots::SESSION_PREFIX),
+        }
     }
 
-    async fn on_stored(&self, app: &crate::app::AppState, m: &Message) {
-        on_message(app, m).await;
+    async fn on_stored(&self, app: &crate::app::AppState, s: &crate::app::Stored) {
+        on_message(app, &s.message, s.chat.as_ref()).await;
     }
 }
 

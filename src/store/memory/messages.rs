@@ -14,12 +14,15 @@ impl MessageStore for MemoryStore {
     async fn append(&self, new: NewMessage) -> StoreResult<Appended> {
         let mut st = self.state.lock();
         let m = new.message;
-        let (member, completed) = st.chats.get(&m.chat_id).map_or((false, false), |c| {
-            (c.is_member(&m.sender_id), c.completed_at.is_some())
-        });
-        if !member {
+        let Some(chat) = st
+            .chats
+            .get(&m.chat_id)
+            .filter(|c| c.is_member(&m.sender_id))
+        else {
             return Ok(Appended::NotMember);
-        }
+        };
+        let completed = chat.completed_at.is_some();
+        let context = crate::messages::ChatContext::of(chat);
         let log = st.logs.entry(m.chat_id.clone()).or_default();
         let now = Instant::now();
         log.client_ids.retain(|_, (_, expiry)| *expiry > now);
@@ -52,7 +55,7 @@ impl MessageStore for MemoryStore {
         }
         log.messages.push_back(stored.clone());
         log.trim(new.max_messages, new.min_created_ms);
-        Ok(Appended::Stored(stored))
+        Ok(Appended::Stored(stored, Some(context)))
     }
 
     async fn before(&self, chat_id: &str, before: Option<u64>, limit: usize) -> StoreResult<Page> {

@@ -20,10 +20,13 @@
 //! | `lo` | `seq|createdMs` of the oldest kept message |
 //! | `x` | when the TTL of `hist` and `ids` was last set (ms) |
 //!
-//! `append` is one script. A new message costs eight Redis calls: the
+//! `append` is one script. A new message costs nine Redis calls: the
 //! membership check, one `HMGET` of the index (duplicate check, oldest
-//! message, TTL age), `HEXISTS` of the chat's `completedAt` (§13), `INCR`, `ZADD`, one `HSET` of the index, and the
-//! sender's two cursors. The TTL is renewed at most once per ⅛ of the
+//! message, TTL age), `HEXISTS` of the chat's `completedAt` (§13), `INCR`,
+//! `ZADD`, one `HSET` of the index, the sender's two cursors, and a
+//! `ZRANGE` of the chat's bots (with bots, one `HMGET` of its kind, topic
+//! and metadata), returned so that the after-store listeners need no chat
+//! lookup of their own. The TTL is renewed at most once per ⅛ of the
 //! history's max age; trimming (by count, then by age) touches only the
 //! messages it drops.
 //!
@@ -38,7 +41,9 @@ use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use super::{json, key_id, map_err, RedisStore};
-use crate::messages::{Appended, Cursor, Message, MessageStore, NewMessage, Page, SyncSlice};
+use crate::messages::{
+    Appended, ChatContext, Cursor, Message, MessageStore, NewMessage, Page, SyncSlice,
+};
 use crate::store::error::{StoreError, StoreResult};
 
 // Positions in `msg_keys` (the order of the APPEND script's KEYS).
@@ -52,7 +57,7 @@ impl RedisStore {
     fn msg_keys(&self, chat_id: &str) -> Vec<String> {
         let tag = format!("{}{{c:{}}}", self.prefix, key_id(chat_id));
         [
-            "members", "seq", "hist", "ids", "dlv", "read", "cids", "ms", "meta",
+            "members", "seq", "hist", "ids", "dlv", "read", "cids", "ms", "meta", "bots",
         ]
         .iter()
         .map(|k| format!("{tag}:{k}"))
@@ -61,12 +66,14 @@ impl RedisStore {
 }
 
 /// KEYS: members seq hist ids dlv read, then the legacy cids ms, then the
-/// chat's meta (a completed bot session takes no more messages).
+/// chat's meta (a completed bot session takes no more messages) and bots.
 /// ARGV: sender, clientKey ('' = none), jsonHead, jsonTail, id, createdMs,
 /// maxMessages, minCreatedMs, clientIdTtlMs, ttlSecs, nowMs, deadlineMs
 /// (on Redis's clock; 0 = none), durable ('1': a `WAIT` follows).
-/// Returns {0} not a member, {1, seq} stored (the caller has the rest of
-/// the message), {2, json} duplicate, {3} too late: the sender may already
+/// Returns {0} not a member, {1, seq, bots, {kind, topic, metadata}}
+/// stored (the caller has the rest of the message; the chat's bot members,
+/// and the chat's kind, topic and metadata when it has bots: what the
+/// after-store listeners need), {2, json} duplicate, {3} too late: the sender may already
 /// have been told UNAVAILABLE, so nothing is stored; {4, json} duplicate of
 /// a message stored earlier whose replicas never confirmed it (so it was
 /// not delivered yet), {5} the chat is a completed bot session.
@@ -181,7 +188,9 @@ end
 -- The newest seq is above every cursor: the sender has read up to it.
 redis.call('HSET', KEYS[5], ARGV[1], seq)
 redis.call('HSET', KEYS[6], ARGV[1], seq)
-return {1, seq}
+local bots = redis.call('ZRANGE', KEYS[10], 0, -1)
+if #bots == 0 then return {1, seq, bots} end
+return {1, seq, bots, redis.call('HMGET', KEYS[9], 'kind', 'topic', 'metadata')}
 "#,
     )
 });
@@ -244,6 +253,24 @@ return 0
     )
 });
 
+/// The chat context the append returns: its bots, then (with bots) its
+/// `kind`, `topic`, `metadata` fields. Unreadable parts read as absent.
+fn chat_context(bots: Option<&Value>, info: Option<&Value>) -> ChatContext {
+    let bots: Vec<String> = bots
+        .and_then(|b| b.clone().convert().ok())
+        .unwrap_or_default();
+    let info: Vec<Option<String>> = info
+        .and_then(|i| i.clone().convert().ok())
+        .unwrap_or_default();
+    let field = |i: usize| info.get(i).cloned().flatten().filter(|t| !t.is_empty());
+    ChatContext {
+        bots,
+        kind: field(0).and_then(|k| serde_json::from_value(serde_json::Value::String(k)).ok()),
+        topic: field(1),
+        metadata: field(2).and_then(|m| serde_json::from_str(&m).ok()),
+    }
+}
+
 fn decode(json: &str) -> StoreResult<Message> {
     serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored message: {e}")))
 }
@@ -271,6 +298,7 @@ impl RedisStore {
         ids_key: String,
         stored: Message,
         status: i64,
+        context: Option<ChatContext>,
     ) -> StoreResult<Appended> {
         let ckey = client_key(&stored);
         let timeout = (self
@@ -306,7 +334,7 @@ impl RedisStore {
             )));
         }
         Ok(match status {
-            1 => Appended::Stored(stored),
+            1 => Appended::Stored(stored, context),
             4 => {
                 let cleared: i64 = self
                     .eval(
@@ -316,7 +344,7 @@ impl RedisStore {
                     )
                     .await?;
                 if cleared == 1 {
-                    Appended::Stored(stored)
+                    Appended::Stored(stored, None)
                 } else {
                     Appended::Duplicate(stored)
                 }
@@ -364,11 +392,10 @@ impl MessageStore for RedisStore {
             }
             None => (None, self.client.clone()),
         };
-        let mut out: Vec<Value> = self.eval_on(&client, &APPEND, keys, args).await?;
+        let out: Vec<Value> = self.eval_on(&client, &APPEND, keys, args).await?;
         let status = out.first().and_then(|v| v.as_i64()).unwrap_or(-1);
-        let last = out.pop();
         // A new message comes back as its seq only: the rest is `m`.
-        let stored = match (status, last) {
+        let stored = match (status, out.get(1)) {
             (1, Some(seq)) => {
                 let seq = seq
                     .as_u64()
@@ -380,15 +407,24 @@ impl MessageStore for RedisStore {
             (2 | 4, Some(json)) => Some(decode(&json.as_string().unwrap_or_default())?),
             _ => None,
         };
+        let context = (status == 1).then(|| chat_context(out.get(2), out.get(3)));
         if let (Some(stored), Some((d, ticket, [seq_key, ids_key]))) = (&stored, durable) {
             return self
-                .confirm(d, ticket, &seq_key, ids_key, stored.clone(), status)
+                .confirm(
+                    d,
+                    ticket,
+                    &seq_key,
+                    ids_key,
+                    stored.clone(),
+                    status,
+                    context,
+                )
                 .await;
         }
         Ok(match (status, stored) {
             (0, _) => Appended::NotMember,
             (5, _) => Appended::Completed,
-            (1, Some(m)) => Appended::Stored(m),
+            (1, Some(m)) => Appended::Stored(m, context),
             (2 | 4, Some(m)) => Appended::Duplicate(m),
             // Ran after its deadline: nothing stored, so UNAVAILABLE is true.
             (3, _) => {

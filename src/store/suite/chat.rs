@@ -81,7 +81,20 @@ pub(super) async fn bot_session_suite(s: &dyn ChatStore, m: &dyn crate::messages
 
     let now = crate::time::now_ms();
     let new = |content: &str| super::msg("bs1", "alice", content, None, now);
-    super::stored(m, new("before")).await;
+    // The append tells the after-store listeners what they need of the
+    // chat (no second lookup): its bots, kind, topic and metadata.
+    match m.append(new("before")).await.unwrap() {
+        Appended::Stored(_, context) => assert_eq!(
+            context,
+            Some(crate::messages::ChatContext {
+                bots: ids(&["bot"]),
+                kind: Some(crate::chat::ChatKind::Bot),
+                topic: Some("nda".into()),
+                metadata: c.metadata.clone(),
+            })
+        ),
+        other => panic!("expected Stored, got {other:?}"),
+    }
     let result = serde_json::json!({ "document": "x.pdf" });
     let (done, first) = s
         .complete_chat("bs1", "2026-01-02T00:00:00.000Z", Some(&result))

@@ -26,7 +26,18 @@ pub(super) async fn message_suite(chats: &dyn ChatStore, s: &dyn MessageStore) {
     );
     assert_eq!(s.last_seq("m1").await.unwrap(), 0);
 
-    let first = stored(s, msg("m1", "alice", "hello", Some("c-1"), now)).await;
+    let first = match s
+        .append(msg("m1", "alice", "hello", Some("c-1"), now))
+        .await
+        .unwrap()
+    {
+        // A chat without bots: nothing more to read for the listeners.
+        Appended::Stored(m, context) => {
+            assert_eq!(context, Some(Default::default()), "no bots");
+            m
+        }
+        other => panic!("expected Stored, got {other:?}"),
+    };
     assert_eq!(first.seq, 1);
     assert_eq!(
         first.forwarded_from,
@@ -54,7 +65,7 @@ pub(super) async fn message_suite(chats: &dyn ChatStore, s: &dyn MessageStore) {
         .await
         .into_iter()
         .map(|r| match r.unwrap() {
-            Appended::Stored(m) => m.seq,
+            Appended::Stored(m, _) => m.seq,
             other => panic!("{other:?}"),
         })
         .collect();

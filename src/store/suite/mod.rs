@@ -83,7 +83,7 @@ pub(super) fn sess(sock: &str, user: &str, node: &str) -> Session {
 
 pub(super) async fn stored(s: &dyn MessageStore, new: NewMessage) -> Message {
     match s.append(new).await.unwrap() {
-        Appended::Stored(m) => m,
+        Appended::Stored(m, _) => m,
         other => panic!("expected Stored, got {other:?}"),
     }
 }
