@@ -294,8 +294,7 @@ impl RedisStore {
         &self,
         d: &super::durable::Durable,
         ticket: super::durable::Ticket,
-        seq_key: &str,
-        ids_key: String,
+        [seq_key, ids_key]: [String; 2],
         stored: Message,
         status: i64,
         context: Option<ChatContext>,
@@ -308,7 +307,7 @@ impl RedisStore {
             .as_millis()
             / 2)
         .max(1);
-        let acked = d.confirm(ticket, seq_key, timeout as i64).await;
+        let acked = d.confirm(ticket, &seq_key, timeout as i64).await;
         let confirmed = matches!(acked, Ok(true));
         crate::telemetry::metrics::redis_wait(confirmed);
         if !confirmed {
@@ -408,17 +407,9 @@ impl MessageStore for RedisStore {
             _ => None,
         };
         let context = (status == 1).then(|| chat_context(out.get(2), out.get(3)));
-        if let (Some(stored), Some((d, ticket, [seq_key, ids_key]))) = (&stored, durable) {
+        if let (Some(stored), Some((d, ticket, kept))) = (&stored, durable) {
             return self
-                .confirm(
-                    d,
-                    ticket,
-                    &seq_key,
-                    ids_key,
-                    stored.clone(),
-                    status,
-                    context,
-                )
+                .confirm(d, ticket, kept, stored.clone(), status, context)
                 .await;
         }
         Ok(match (status, stored) {
