@@ -25,13 +25,13 @@ impl MessageStore for MemoryStore {
         let context = crate::messages::ChatContext::of(chat);
         let log = st.logs.entry(m.chat_id.clone()).or_default();
         let now = Instant::now();
-        log.client_ids.retain(|_, (_, expiry)| *expiry > now);
+        log.expire_client_ids(now);
         let key = m
             .client_id
             .as_ref()
             .map(|c| (m.sender_id.clone(), c.clone()));
         if let Some(key) = &key {
-            if let Some((id, _)) = log.client_ids.get(key) {
+            if let Some((id, _)) = log.client_ids.get(key).filter(|(_, e)| *e > now) {
                 if let Some(seq) = log.ids.get(id) {
                     let idx = (seq - log.first_seq()) as usize;
                     return Ok(Appended::Duplicate(log.messages[idx].clone()));
@@ -48,6 +48,7 @@ impl MessageStore for MemoryStore {
         log.ids.insert(stored.id.clone(), stored.seq);
         if let Some(key) = key {
             let ttl = Duration::from_secs(new.client_id_ttl_secs);
+            log.client_id_expiry.push_back((now + ttl, key.clone()));
             log.client_ids.insert(key, (stored.id.clone(), now + ttl));
         }
         for cursors in [&mut log.delivered, &mut log.read] {
@@ -144,5 +145,41 @@ impl MessageStore for MemoryStore {
             .get(chat_id)
             .and_then(|l| l.read.get(user_id).copied())
             .unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ChatStore;
+    use crate::store::suite::{chat, msg};
+
+    /// ClientId records go when they expire, each looked at once: the
+    /// chat keeps only the live ones (the append used to scan them all).
+    #[tokio::test]
+    async fn expired_client_ids_are_dropped_from_the_front() {
+        let s = MemoryStore::default();
+        s.create_chat(&chat("c", &["alice"])).await.unwrap();
+        let now = crate::time::now_ms();
+        for i in 0..2_000 {
+            let mut new = msg("c", "alice", "x", Some(&format!("c-{i}")), now);
+            new.client_id_ttl_secs = 0; // expired by the next append
+            assert!(matches!(s.append(new).await.unwrap(), Appended::Stored(..)));
+        }
+        let live = msg("c", "alice", "x", Some("kept"), now);
+        assert!(matches!(
+            s.append(live.clone()).await.unwrap(),
+            Appended::Stored(..)
+        ));
+        let st = s.state.lock();
+        let log = &st.logs["c"];
+        assert_eq!(log.client_ids.len(), 1, "only the live record");
+        assert_eq!(log.client_id_expiry.len(), 1);
+        drop(st);
+        // The live one still deduplicates.
+        assert!(matches!(
+            s.append(live).await.unwrap(),
+            Appended::Duplicate(_)
+        ));
     }
 }

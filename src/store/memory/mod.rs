@@ -39,6 +39,10 @@ struct ChatLog {
     ids: HashMap<String, u64>,
     /// (sender, clientId) → (message id, expiry)
     client_ids: HashMap<(String, String), (String, Instant)>,
+    /// The clientId records by expiry (the TTL is one setting, so the
+    /// order they were added): expired ones are dropped from the front, so
+    /// an append does constant work however many records the chat holds.
+    client_id_expiry: VecDeque<(Instant, (String, String))>,
     delivered: HashMap<String, u64>,
     read: HashMap<String, u64>,
     /// message id → (emoji, user) in the order they were added
@@ -55,6 +59,20 @@ impl ChatLog {
             let m = self.messages.pop_front().expect("front exists");
             self.ids.remove(&m.id);
             self.reactions.remove(&m.id);
+        }
+    }
+
+    /// Drops the clientId records that expired by `now`.
+    fn expire_client_ids(&mut self, now: Instant) {
+        while let Some((at, _)) = self.client_id_expiry.front() {
+            if *at > now {
+                break;
+            }
+            let (at, key) = self.client_id_expiry.pop_front().expect("front exists");
+            // Unless the clientId was recorded again since (a later expiry).
+            if self.client_ids.get(&key).is_some_and(|(_, e)| *e <= at) {
+                self.client_ids.remove(&key);
+            }
         }
     }
 
