@@ -171,11 +171,12 @@ mod tests {
             s.append(live.clone()).await.unwrap(),
             Appended::Stored(..)
         ));
-        let st = s.state.lock();
-        let log = &st.logs["c"];
-        assert_eq!(log.client_ids.len(), 1, "only the live record");
-        assert_eq!(log.client_id_expiry.len(), 1);
-        drop(st);
+        {
+            let st = s.state.lock();
+            let log = &st.logs["c"];
+            assert_eq!(log.client_ids.len(), 1, "only the live record");
+            assert_eq!(log.client_id_expiry.len(), 1);
+        }
         // The live one still deduplicates.
         assert!(matches!(
             s.append(live).await.unwrap(),
