@@ -303,6 +303,43 @@ async fn without_a_backend_a_bot_session_says_bot_error() {
     assert_eq!(m["message"]["senderId"], "helper");
 }
 
+/// Any chat with bot members, not only a session: without a backend a
+/// user's message there is answered with `bot:error` (the append says
+/// which bots the chat has); a chat without bots hears nothing. On Redis,
+/// across two nodes.
+#[tokio::test]
+async fn without_a_backend_a_chat_put_with_bots_says_bot_error_across_nodes() {
+    let nodes = TestApp::cluster(2).await;
+    let (alice, bot) = (unique("alice"), unique("bot"));
+    let (with_bot, plain) = (unique("chat"), unique("chat"));
+    for (chat, bots) in [(&with_bot, json!([bot])), (&plain, json!([]))] {
+        let body = json!({"kind": "group", "members": [alice], "bots": bots});
+        let (status, r) = nodes[1]
+            .api("PUT", &format!("/api/v1/chats/{chat}"), Some(body))
+            .await;
+        assert_eq!(status, 200, "{r}");
+    }
+    let mut a = nodes[0].connect(&alice).await;
+    let sent = json!({ "chatId": plain, "content": "hi", "clientId": "p1" });
+    ok(&mut a, "message:new", sent).await;
+    a.expect_none("bot:error", QUIET).await;
+    let sent = json!({ "chatId": with_bot, "content": "hi", "clientId": "b1" });
+    ok(&mut a, "message:new", sent).await;
+    let e = a.wait_for("bot:error", T).await;
+    assert_eq!(
+        (
+            e["chatId"].as_str(),
+            e["code"].as_str(),
+            e["retryable"].as_bool()
+        ),
+        (
+            Some(with_bot.as_str()),
+            Some("BOT_UNAVAILABLE"),
+            Some(false)
+        )
+    );
+}
+
 #[tokio::test]
 async fn chat_metadata_is_kept_bounded_and_returned() {
     let node = TestApp::memory().start().await;
