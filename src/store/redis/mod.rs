@@ -15,6 +15,7 @@
 //! timeout on every command, so that a stalled Redis gives `UNAVAILABLE`
 //! instead of a hung request.
 
+mod append;
 mod cache;
 mod calls;
 mod chat;
