@@ -121,6 +121,7 @@ async fn heartbeat(app: AppState) {
                     d.ready as u64,
                     d.in_flight as u64,
                     d.dead as u64,
+                    std::time::Duration::from_millis(d.oldest_wait_ms),
                 );
             }
         }

@@ -93,7 +93,7 @@ pub struct StatsBody {
     pub cluster_channels: Vec<ChannelStats>,
     /// This node's running totals since it started.
     pub totals: Totals,
-    /// `{ webhooks: { ready, inFlight, dead } }`.
+    /// `{ webhooks: { ready, inFlight, dead, oldestWaitMs } }`.
     #[schema(value_type = Object)]
     pub queues: (),
 }

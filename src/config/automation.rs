@@ -32,6 +32,9 @@ pub struct WebhookConfig {
     pub correlation_ttl: Duration,
     /// How often the worker polls the queue when nothing wakes it.
     pub poll: Duration,
+    /// Most deliveries queued or in flight (0: unbounded); past it new
+    /// ones are shed.
+    pub max_queue: usize,
     /// Posted as the bot when a bot request cannot be answered.
     pub fallback_text: Option<String>,
 }
@@ -236,6 +239,7 @@ pub(super) fn read_webhooks(r: &mut Reader) -> WebhookConfig {
         tolerance: r.secs("SB_WEBHOOK_TOLERANCE_SECS"),
         correlation_ttl: r.secs("SB_WEBHOOK_REPLY_WINDOW_SECS"),
         poll: r.ms("SB_WEBHOOK_POLL_MS"),
+        max_queue: r.ranged("SB_WEBHOOK_MAX_QUEUE") as usize,
         fallback_text: r
             .opt("SB_BOT_FALLBACK_TEXT")
             .filter(|t| !t.trim().is_empty()),

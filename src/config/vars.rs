@@ -118,6 +118,7 @@ vars! {
     "SB_WEBHOOK_TOLERANCE_SECS" = "300" [1, 86400] : "Inbound replies: the signature timestamp may differ from now by at most this.";
     "SB_WEBHOOK_REPLY_WINDOW_SECS" = "3600" [1, 7 * 86400] : "How long a delivery's correlation id can be answered (inbound replies); its records expire then.";
     "SB_BOT_FALLBACK_TEXT" = "" : "Posted into the chat as a bot message when a bot request cannot be answered (after bot:error). Unset: nothing is posted.";
+"SB_WEBHOOK_MAX_QUEUE" = "100000" [0, 100_000_000] : "Most deliveries waiting or in flight, cluster-wide. Past it a new bot request is not queued: the chat gets bot:error (retryable) and SB_BOT_FALLBACK_TEXT at once; other events are dropped and counted (outcome=shed). 0: unbounded.";
     "SB_WEBHOOK_POLL_MS" = "250" [10, 3_600_000] : "How often the delivery worker looks for due retries when nothing wakes it (a new delivery or a finished one does).";
     "SB_BOTS" = "" : "Bot user ids bot:start may open sessions with (PROTOCOL §13), comma-separated; the bots of SB_BOT_TOPICS and SB_GUEST_BOTS count too.";
     "SB_BOT_TOPICS" = "" : "Topics per bot: `BOT=TOPIC|TOPIC; ...`. A bot listed here refuses other topics (NOT_FOUND); any other known bot takes any topic or none.";

@@ -4,12 +4,11 @@
 //! recorder is installed and every family registered with zero values
 //! before the node reaches Redis, and the route does not need Redis.
 //!
-//! Conventions (Prometheus and OpenMetrics): base units in names
-//! (`_seconds`, `_bytes`), counters end in `_total`, and no family name is
-//! another family's name plus a suffix (`_total`, `_bucket`, `_sum`,
-//! `_count`, `_info`), so that OpenMetrics parsers accept the page.
-//! `docs/operations.md` lists the same families; a test keeps the two in
-//! step. Process metrics (`process_*`) come from the `metrics-process` crate.
+//! Conventions (Prometheus and OpenMetrics): base units in names (`_seconds`,
+//! `_bytes`), counters end in `_total`, and no family name is another's plus
+//! a suffix (`_total`, `_bucket`, `_sum`, `_count`, `_info`), so OpenMetrics
+//! parsers accept the page. `docs/operations.md` lists the same families (a
+//! test keeps them in step); `process_*` come from `metrics-process`.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -96,11 +95,13 @@ families! {
     RATE_LIMIT = "switchboard_rate_limit_total", Counter, ["action", "result"],
         "Rate-limit decisions other than allowed: limited, fail_open, fail_closed.";
     WEBHOOKS = "switchboard_webhooks_total", Counter, ["outcome"],
-        "Webhook deliveries by outcome: queued, delivered, retried, dead, replayed (a dead letter queued again by an admin).";
+        "Webhook deliveries by outcome: queued, delivered, retried, dead, replayed (a dead letter queued again by an admin), shed (not queued: SB_WEBHOOK_MAX_QUEUE reached).";
     WEBHOOK_DURATION = "switchboard_webhook_duration_seconds", Histogram, [],
         "One webhook delivery attempt, request to response (buckets up to the longest timeout).";
     WEBHOOK_QUEUE = "switchboard_webhook_queue_depth", Gauge, ["state"],
         "Webhook deliveries in the shared queue, by state (ready, in_flight, dead), as last read by this node.";
+    WEBHOOK_OLDEST = "switchboard_webhook_queue_oldest_wait_seconds", Gauge, [],
+        "How long the longest-waiting due delivery of the shared queue has been due (0: none waits), as last read by this node: the queue's lag.";
     REPLY_CACHE = "switchboard_reply_cache_total", Counter, ["result"],
         "Reply-cache look-ups on this node: hits, misses, stale.";
     PRESENCE_UPDATES = "switchboard_presence_updates_total", Counter, ["status"],
@@ -215,12 +216,13 @@ fn describe_and_zero() {
         metrics::counter!(REDIS_WAITS, "result" => r).absolute(0);
     }
     metrics::counter!(RATE_LIMIT, "action" => "message", "result" => "limited").absolute(0);
-    for o in ["queued", "delivered", "retried", "dead", "replayed"] {
+    for o in ["queued", "delivered", "retried", "dead", "replayed", "shed"] {
         metrics::counter!(WEBHOOKS, "outcome" => o).absolute(0);
     }
     for s in ["ready", "in_flight", "dead"] {
         metrics::gauge!(WEBHOOK_QUEUE, "state" => s).set(0.0);
     }
+    metrics::gauge!(WEBHOOK_OLDEST).set(0.0);
     for r in ["hits", "misses", "stale"] {
         metrics::counter!(REPLY_CACHE, "result" => r).absolute(0);
     }
@@ -376,8 +378,9 @@ pub fn webhook_latency(took: Duration) {
     metrics::histogram!(WEBHOOK_DURATION).record(took.as_secs_f64());
 }
 
-/// The shared webhook queue's depths, as just read from the store.
-pub fn webhook_queue(ready: u64, in_flight: u64, dead: u64) {
+/// The shared webhook queue's depths and lag, as just read from the store.
+pub fn webhook_queue(ready: u64, in_flight: u64, dead: u64, oldest_wait: Duration) {
+    metrics::gauge!(WEBHOOK_OLDEST).set(oldest_wait.as_secs_f64());
     metrics::gauge!(WEBHOOK_QUEUE, "state" => "ready").set(ready as f64);
     metrics::gauge!(WEBHOOK_QUEUE, "state" => "in_flight").set(in_flight as f64);
     metrics::gauge!(WEBHOOK_QUEUE, "state" => "dead").set(dead as f64);

@@ -14,7 +14,23 @@ use crate::rooms;
 
 /// Queues a delivery and remembers its correlation id for the reply.
 /// The delivery carries the current trace context when it has none.
-pub async fn enqueue(app: &App, d: &Delivery) -> Result<(), crate::store::error::StoreError> {
+///
+/// Back-pressure: when `SB_WEBHOOK_MAX_QUEUE` deliveries already wait or
+/// are in flight, the delivery is shed instead (counted as
+/// `outcome="shed"`) and this returns `false`: a bot request is then
+/// answered with `bot:error` (see `webhooks::service::on_message`), other
+/// events are dropped.
+pub async fn enqueue(app: &App, d: &Delivery) -> Result<bool, crate::store::error::StoreError> {
+    enqueue_bounded(app, d, app.config.webhooks.max_queue).await
+}
+
+/// [`enqueue`] with a bound of its own (0: none; an operator's replay of a
+/// dead letter is not shed).
+pub async fn enqueue_bounded(
+    app: &App,
+    d: &Delivery,
+    max: usize,
+) -> Result<bool, crate::store::error::StoreError> {
     let traced;
     let d = match crate::telemetry::traces::current_traceparent() {
         Some(tp) if d.traceparent.is_none() => {
@@ -36,10 +52,16 @@ pub async fn enqueue(app: &App, d: &Delivery) -> Result<(), crate::store::error:
     };
     q.remember(&answerable, app.config.webhooks.correlation_ttl)
         .await?;
-    q.enqueue(d).await?;
+    if !q.enqueue(d, max).await? {
+        crate::telemetry::metrics::webhook("shed");
+        tracing::debug!(correlation = %d.correlation_id, event = %d.event, "webhook: queue full, shed");
+        // The correlation record stays until the reply window passes
+        // (nothing will answer it), bounded like every other.
+        return Ok(false);
+    }
     crate::telemetry::metrics::webhook("queued");
     app.webhook_wakeup();
-    Ok(())
+    Ok(true)
 }
 
 /// The bot appears typing in the chat (or stops).

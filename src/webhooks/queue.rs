@@ -78,13 +78,17 @@ pub struct Depths {
     /// Claimed by a node, being sent.
     pub in_flight: usize,
     pub dead: usize,
+    /// How long the longest-waiting due delivery has been due, in
+    /// milliseconds (0: none is waiting): the queue's lag.
+    pub oldest_wait_ms: u64,
 }
 
 /// The durable delivery queue and the correlation registry.
 #[async_trait]
 pub trait WebhookQueue: Send + Sync + 'static {
-    /// Adds a delivery, due now.
-    async fn enqueue(&self, d: &Delivery) -> StoreResult<()>;
+    /// Adds a delivery, due now, unless `max` (> 0) deliveries are already
+    /// waiting or in flight; `false` when it was not added.
+    async fn enqueue(&self, d: &Delivery, max: usize) -> StoreResult<bool>;
     /// Claims up to `max` due deliveries (new, retries that are due, and
     /// in-flight ones whose lease expired) for `lease`.
     async fn claim(&self, max: usize, lease: Duration) -> StoreResult<Vec<Delivery>>;

@@ -46,8 +46,12 @@ pub async fn on_message(app: &crate::app::AppState, m: &Message, known: Option<&
         for bot in &chat.bots {
             sent = true;
             let session = session.clone();
-            if let Err(e) = crate::webhooks::cache::service::handle(app, m, bot, session).await {
-                tracing::warn!(error = %e, "webhook: could not queue a bot delivery");
+            match crate::webhooks::cache::service::handle(app, m, bot, session).await {
+                Ok(None) => {}
+                // The queue is full (SB_WEBHOOK_MAX_QUEUE): answered at once,
+                // as when the backend cannot be reached.
+                Ok(Some(shed)) => super::replies::abandon(app, &shed, true).await,
+                Err(e) => tracing::warn!(error = %e, "webhook: could not queue a bot delivery"),
             }
         }
     }
@@ -116,7 +120,7 @@ pub async fn replay_dead(
         return Ok(None);
     };
     d.attempt = 0;
-    super::deliver::enqueue(app, &d).await?;
+    super::deliver::enqueue_bounded(app, &d, 0).await?;
     if let (false, Some(chat), Some(bot)) = (d.refresh, &d.chat_id, &d.bot_id) {
         super::deliver::bot_typing(app, chat, bot, true).await;
     }

@@ -227,7 +227,7 @@ async fn retried_then_dead_lettered(nodes: &[TestNode], auto: &Automation) {
     let (_, st) = node.admin("GET", "/admin/stats", None).await;
     assert_eq!(
         st["queues"]["webhooks"],
-        json!({"ready": 0, "inFlight": 0, "dead": 1})
+        json!({"ready": 0, "inFlight": 0, "dead": 1, "oldestWaitMs": 0})
     );
     let metrics = node.get("/metrics").await.1;
     assert!(
@@ -599,6 +599,66 @@ async fn a_request_refused_for_good_is_a_bot_error_at_once() {
     let auto = Automation::start(Mode::Status(400)).await;
     let nodes = TestApp::cluster_with(3, false, |c| with_fallback(c, &auto.url)).await;
     refused_for_good(&nodes, &auto).await;
+}
+
+/// Back-pressure: with `SB_WEBHOOK_MAX_QUEUE` deliveries waiting or in
+/// flight, a new bot request is not queued but answered at once with a
+/// retryable `bot:error` and the fallback text; the queued ones are still
+/// delivered once the backend answers. Memory, and two nodes on Redis (the
+/// bound is the cluster's).
+#[tokio::test]
+async fn a_full_queue_answers_new_bot_requests_with_bot_error() {
+    for on_redis in [false, true] {
+        let auto = Automation::start(Mode::Gate(vec![json!({"content": "done"})])).await;
+        let setup = |c: &mut Config| {
+            with_fallback(c, &auto.url);
+            c.webhooks.concurrency = 1;
+            c.webhooks.max_queue = 2;
+            c.webhooks.timeout = Duration::from_secs(30);
+        };
+        let nodes = if on_redis {
+            TestApp::cluster_with(2, false, setup).await
+        } else {
+            vec![TestApp::memory().with(setup).start().await]
+        };
+        let (user, bot) = (unique("user"), unique("bot"));
+        let chat = bot_chat(&nodes[0], &user, &bot).await;
+        let mut u = nodes[nodes.len() - 1].connect(&user).await;
+        say(&mut u, &chat, "one").await;
+        say(&mut u, &chat, "two").await;
+        u.expect_none("bot:error", QUIET).await;
+        let third = say(&mut u, &chat, "three").await;
+        let err = u.wait_for("bot:error", T).await;
+        assert_eq!(
+            (err["code"].as_str(), err["retryable"].as_bool()),
+            (Some("BOT_UNAVAILABLE"), Some(true)),
+            "on_redis={on_redis}: {err}"
+        );
+        let fallback = from(&mut u, &bot).await;
+        assert_eq!(fallback["content"], "Sorry, try again later.");
+        assert!(
+            third["message"]["id"].is_string(),
+            "the message itself was stored"
+        );
+        // The queued two go through once the backend answers; the shed one
+        // never reaches it.
+        auto.open_gate();
+        for _ in 0..2 {
+            assert_eq!(from(&mut u, &bot).await["content"], "done");
+        }
+        tokio::time::sleep(QUIET).await;
+        let sent: Vec<String> = auto
+            .received()
+            .iter()
+            .map(|r| {
+                r.body["data"]["message"]["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(sent, ["one", "two"], "on_redis={on_redis}");
+    }
 }
 
 /// PROTOCOL §11: dead letters are listed newest first, replayed (queued

@@ -114,12 +114,14 @@ impl<V> Timed<V> {
 
 #[async_trait]
 impl WebhookQueue for MemoryStore {
-    async fn enqueue(&self, d: &Delivery) -> StoreResult<()> {
+    async fn enqueue(&self, d: &Delivery, max: usize) -> StoreResult<bool> {
         let mut st = self.state.lock();
-        st.webhooks
-            .ready
-            .insert(d.id.clone(), d.clone(), Instant::now());
-        Ok(())
+        let w = &mut st.webhooks;
+        if max > 0 && w.ready.len() + w.inflight.len() >= max {
+            return Ok(false);
+        }
+        w.ready.insert(d.id.clone(), d.clone(), Instant::now());
+        Ok(true)
     }
 
     async fn claim(&self, max: usize, lease: Duration) -> StoreResult<Vec<Delivery>> {
@@ -180,10 +182,14 @@ impl WebhookQueue for MemoryStore {
 
     async fn depths(&self) -> StoreResult<Depths> {
         let st = self.state.lock();
+        let now = Instant::now();
+        let oldest = st.webhooks.ready.by_time.first().map(|(at, _)| *at);
         Ok(Depths {
             ready: st.webhooks.ready.len(),
             in_flight: st.webhooks.inflight.len(),
             dead: st.webhooks.dead.len(),
+            oldest_wait_ms: oldest
+                .map_or(0, |at| now.saturating_duration_since(at).as_millis() as u64),
         })
     }
 
@@ -305,7 +311,7 @@ mod tests {
     async fn a_backlog_is_claimed_in_due_order_with_expired_leases_first() {
         let s = MemoryStore::default();
         for i in 0..1_000 {
-            s.enqueue(&delivery(i)).await.unwrap();
+            s.enqueue(&delivery(i), 0).await.unwrap();
         }
         let lease = Duration::from_millis(1);
         let first = s.claim(3, lease).await.unwrap();

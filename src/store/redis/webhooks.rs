@@ -40,11 +40,31 @@ impl RedisStore {
     }
 }
 
-/// KEYS: ready, d. ARGV: id, json.
+/// KEYS: ready, d, inflight. ARGV: id, json, max (0 = unbounded).
+/// Returns 1 when queued, 0 when `max` deliveries already wait or are in
+/// flight.
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(format!(
-        "{NOW}redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n\
-         return redis.call('ZADD', KEYS[1], now, ARGV[1])"
+        r#"{NOW}
+local max = tonumber(ARGV[3])
+if max > 0 and redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[3]) >= max then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return 1
+"#
+    ))
+});
+
+/// KEYS: ready, inflight, dead. Returns {ready, inFlight, dead, ms the
+/// earliest due delivery has waited (0: none due)}.
+static DEPTHS: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(format!(
+        r#"{NOW}
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = 0
+if first[2] and tonumber(first[2]) < now then wait = now - tonumber(first[2]) end
+return {{redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('LLEN', KEYS[3]), wait}}
+"#
     ))
 });
 
@@ -99,15 +119,15 @@ return 1
 
 #[async_trait]
 impl WebhookQueue for RedisStore {
-    async fn enqueue(&self, d: &Delivery) -> StoreResult<()> {
-        let _: i64 = self
+    async fn enqueue(&self, d: &Delivery, max: usize) -> StoreResult<bool> {
+        let queued: i64 = self
             .eval(
                 &ENQUEUE,
-                vec![self.wh("ready"), self.wh("d")],
-                vec![d.id.clone().into(), json(d)?.into()],
+                vec![self.wh("ready"), self.wh("d"), self.wh("inflight")],
+                vec![d.id.clone().into(), json(d)?.into(), (max as i64).into()],
             )
             .await?;
-        Ok(())
+        Ok(queued == 1)
     }
 
     async fn claim(&self, max: usize, lease: Duration) -> StoreResult<Vec<Delivery>> {
@@ -182,16 +202,19 @@ impl WebhookQueue for RedisStore {
     }
 
     async fn depths(&self) -> StoreResult<Depths> {
-        let p = self.client.pipeline();
-        let _: () = p.zcard(self.wh("ready")).await.map_err(map_err)?;
-        let _: () = p.zcard(self.wh("inflight")).await.map_err(map_err)?;
-        let _: () = p.llen(self.wh("dead")).await.map_err(map_err)?;
-        let n: Vec<i64> = p.all().await.map_err(map_err)?;
+        let n: Vec<i64> = self
+            .eval(
+                &DEPTHS,
+                vec![self.wh("ready"), self.wh("inflight"), self.wh("dead")],
+                vec![],
+            )
+            .await?;
         let at = |i: usize| n.get(i).copied().unwrap_or(0).max(0) as usize;
         Ok(Depths {
             ready: at(0),
             in_flight: at(1),
             dead: at(2),
+            oldest_wait_ms: at(3) as u64,
         })
     }
 

@@ -19,20 +19,30 @@ pub(super) async fn webhook_suite(s: &dyn crate::webhooks::queue::WebhookQueue) 
         traceparent: None,
     };
     let lease = Duration::from_millis(300);
-    s.enqueue(&d("a")).await.unwrap();
-    s.enqueue(&d("b")).await.unwrap();
+    assert!(s.enqueue(&d("a"), 0).await.unwrap());
+    assert!(s.enqueue(&d("b"), 2).await.unwrap());
+    // The bound: two already wait, so a third is not queued.
+    assert!(!s.enqueue(&d("x"), 2).await.unwrap(), "shed");
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let depths = s.depths().await.unwrap();
     assert_eq!(
-        s.depths().await.unwrap(),
-        Depths {
-            ready: 2,
-            in_flight: 0,
-            dead: 0
-        }
+        (depths.ready, depths.in_flight, depths.dead),
+        (2, 0, 0),
+        "{depths:?}"
     );
+    // The oldest has been due since it was queued (the clocks are
+    // milliseconds apart at most).
+    assert!(depths.oldest_wait_ms >= 20, "{depths:?}");
     let got = s.claim(1, lease).await.unwrap();
     assert_eq!(got.len(), 1);
     let rest = s.claim(10, lease).await.unwrap();
     assert_eq!(rest.len(), 1, "each delivery claimed once");
+    // Deliveries in flight count toward the bound too.
+    assert!(
+        !s.enqueue(&d("x"), 2).await.unwrap(),
+        "shed while in flight"
+    );
+    assert_eq!(s.depths().await.unwrap().oldest_wait_ms, 0, "none waits");
     assert_ne!(got[0].id, rest[0].id);
     assert!(s.claim(10, lease).await.unwrap().is_empty());
     s.ack(&got[0].id).await.unwrap();
@@ -54,7 +64,8 @@ pub(super) async fn webhook_suite(s: &dyn crate::webhooks::queue::WebhookQueue) 
         Depths {
             ready: 0,
             in_flight: 0,
-            dead: 1
+            dead: 1,
+            oldest_wait_ms: 0,
         }
     );
     let dead = s.dead_letters(10).await.unwrap();

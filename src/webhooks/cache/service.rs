@@ -9,6 +9,7 @@ use crate::app::AppState;
 pub use crate::config::automation::{parse_rules, Rule, Scope};
 use crate::messages::Message;
 use crate::store::error::StoreResult;
+use crate::webhooks::queue::Delivery;
 use crate::webhooks::Reply;
 
 /// How long a leader or a refresh may take: every attempt with backoff.
@@ -66,13 +67,15 @@ pub async fn invalidate(
 }
 
 /// A user message to `bot`: served from the cache, made to wait for an
-/// identical request in flight, or delivered to the automation.
+/// identical request in flight, or delivered to the automation. Returns the
+/// delivery when the queue was full and shed it (the caller answers it with
+/// `bot:error`).
 pub async fn handle(
     app: &AppState,
     m: &Message,
     bot: &str,
     session: Option<serde_json::Value>,
-) -> StoreResult<()> {
+) -> StoreResult<Option<Delivery>> {
     let cfg = &app.config.cache;
     let chat = &m.chat_id;
     // A bot session's replies belong to it (they may depend on its topic
@@ -83,9 +86,9 @@ pub async fn handle(
     };
     let Some(key) = key else {
         crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
-        return crate::webhooks::deliver::enqueue(
+        return request(
             app,
-            &crate::webhooks::delivery_for(m, Some(bot), None, session),
+            crate::webhooks::delivery_for(m, Some(bot), None, session),
         )
         .await;
     };
@@ -113,9 +116,10 @@ pub async fn handle(
                         session.clone(),
                     );
                     d.refresh = true;
+                    // Shed: the stale reply was served; a later hit refreshes.
                     crate::webhooks::deliver::enqueue(app, &d).await?;
                 }
-                return Ok(());
+                return Ok(None);
             }
             None => {
                 if round == 0 {
@@ -125,7 +129,7 @@ pub async fn handle(
                 if store.cache_lead(&key, lead_ttl(app)).await? {
                     crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
                     let d = crate::webhooks::delivery_for(m, Some(bot), Some(key), session);
-                    return crate::webhooks::deliver::enqueue(app, &d).await;
+                    return request(app, d).await;
                 }
                 let waiter = Waiter {
                     chat_id: chat.clone(),
@@ -134,18 +138,23 @@ pub async fn handle(
                 };
                 if store.cache_wait(&key, &waiter).await? {
                     crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
-                    return Ok(());
+                    return Ok(None);
                 }
                 // The leader finished in between: look again.
             }
         }
     }
     crate::webhooks::deliver::bot_typing(app, chat, bot, true).await;
-    crate::webhooks::deliver::enqueue(
+    request(
         app,
-        &crate::webhooks::delivery_for(m, Some(bot), None, session),
+        crate::webhooks::delivery_for(m, Some(bot), None, session),
     )
     .await
+}
+
+/// Queues a bot request; the delivery back when the queue shed it.
+async fn request(app: &AppState, d: Delivery) -> StoreResult<Option<Delivery>> {
+    Ok((!crate::webhooks::deliver::enqueue(app, &d).await?).then_some(d))
 }
 
 /// The automation answered a cacheable request: store, then serve waiters.
