@@ -43,25 +43,28 @@ pub async fn enqueue_bounded(
         _ => d,
     };
     let q = &app.stores.webhooks;
-    // Answering needs the chat, the bot and the cache key, not the event:
-    // the record kept for the reply window is the delivery without it.
-    let answerable = Delivery {
-        data: serde_json::Value::Null,
-        traceparent: None,
-        ..d.clone()
-    };
-    q.remember(&answerable, app.config.webhooks.correlation_ttl)
-        .await?;
+    // A delivery its correlation id names is found in the queue while it
+    // waits or is in flight; its record for the reply window is written
+    // once it was sent and not answered at once (see `worker`). An older
+    // one (a dead letter replayed across the upgrade) needs it now.
+    if !d.named_by_correlation() {
+        remember(app, d).await?;
+    }
     if !q.enqueue(d, max).await? {
         crate::telemetry::metrics::webhook("shed");
         tracing::debug!(correlation = %d.correlation_id, event = %d.event, "webhook: queue full, shed");
-        // The correlation record stays until the reply window passes
-        // (nothing will answer it), bounded like every other.
         return Ok(false);
     }
     crate::telemetry::metrics::webhook("queued");
     app.webhook_wakeup();
     Ok(true)
+}
+
+/// Keeps what answering `d` needs under its correlation id for the reply
+/// window (`SB_WEBHOOK_REPLY_WINDOW_SECS`).
+pub async fn remember(app: &App, d: &Delivery) -> Result<(), crate::store::error::StoreError> {
+    let ttl = app.config.webhooks.correlation_ttl;
+    app.stores.webhooks.remember(&d.answerable(), ttl).await
 }
 
 /// The bot appears typing in the chat (or stops).

@@ -44,10 +44,14 @@ pub struct Delivery {
 impl Delivery {
     /// A new delivery of `event` with `data`: fresh delivery and
     /// correlation ids, no attempt yet, no bot.
+    /// The correlation id is `corr_` + the delivery id, so that a delivery
+    /// still queued or in flight is found by its correlation id without a
+    /// record of its own (see [`WebhookQueue::recall`]).
     pub fn new(event: &str, chat_id: Option<String>, data: Value) -> Self {
+        let id = uuid::Uuid::now_v7().simple().to_string();
         Delivery {
-            id: uuid::Uuid::now_v7().simple().to_string(),
-            correlation_id: format!("corr_{}", uuid::Uuid::now_v7().simple()),
+            correlation_id: format!("{CORRELATION_PREFIX}{id}"),
+            id,
             event: event.into(),
             chat_id,
             bot_id: None,
@@ -59,6 +63,34 @@ impl Delivery {
             refresh: false,
             traceparent: None,
             session: None,
+        }
+    }
+}
+
+/// What a correlation id is: this, then its delivery's id.
+pub const CORRELATION_PREFIX: &str = "corr_";
+
+/// The delivery id a correlation id names (deliveries queued before
+/// correlation ids were derived from delivery ids name none).
+pub fn delivery_id_of(correlation_id: &str) -> Option<&str> {
+    correlation_id
+        .strip_prefix(CORRELATION_PREFIX)
+        .filter(|id| is_delivery_id(id))
+}
+
+impl Delivery {
+    /// Whether its correlation id names it (see [`Delivery::new`]).
+    pub fn named_by_correlation(&self) -> bool {
+        delivery_id_of(&self.correlation_id) == Some(self.id.as_str())
+    }
+
+    /// What answering it needs for the reply window: the chat, the bot and
+    /// the cache key, not the event data.
+    pub fn answerable(&self) -> Delivery {
+        Delivery {
+            data: Value::Null,
+            traceparent: None,
+            ..self.clone()
         }
     }
 }
@@ -105,10 +137,11 @@ pub trait WebhookQueue: Send + Sync + 'static {
     async fn take_dead(&self, id: &str) -> StoreResult<Option<Value>>;
     async fn depths(&self) -> StoreResult<Depths>;
     /// Remembers a delivery under its correlation id for `ttl` (the reply
-    /// window).
+    /// window): done once it was sent and not answered at once.
     async fn remember(&self, d: &Delivery, ttl: Duration) -> StoreResult<()>;
-    /// The remembered delivery of a correlation id that was not answered
-    /// yet and whose window has not passed.
+    /// The delivery of a correlation id: remembered and within its window,
+    /// or (named by the correlation id) still queued or in flight. Whether
+    /// it was answered already is for [`WebhookQueue::mark_answered`].
     async fn recall(&self, correlation_id: &str) -> StoreResult<Option<Delivery>>;
     /// Marks a correlation id answered for `ttl`, and forgets its delivery;
     /// `false` if it already was answered.

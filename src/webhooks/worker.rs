@@ -153,9 +153,23 @@ pub async fn deliver(app: &AppState, client: &reqwest::Client, d: Delivery) {
                 .and_then(|b| serde_json::from_slice::<super::Inbound>(&b).ok())
                 .map(|r| (r.replies, r.complete))
                 .unwrap_or_default();
-            if !replies.is_empty() || complete.is_some() {
-                if let Err(e) = replies::handle(app, &d, replies, complete).await {
-                    tracing::debug!(error = %e, "webhook: synchronous reply not posted");
+            let answered = if !replies.is_empty() || complete.is_some() {
+                match replies::handle(app, &d, replies, complete).await {
+                    Ok(_) | Err(super::ReplyError::AlreadyAnswered) => true,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "webhook: synchronous reply not posted");
+                        false
+                    }
+                }
+            } else {
+                false
+            };
+            // Not answered at once: the reply comes later through the
+            // inbound route, for the reply window. Kept before the ack, so
+            // that the delivery is always findable by its correlation id.
+            if !answered {
+                if let Err(e) = super::deliver::remember(app, &d).await {
+                    tracing::warn!(error = %e, "webhook: could not keep the correlation id");
                 }
             }
             if let Err(e) = app.stores.webhooks.ack(&d.id).await {
@@ -182,6 +196,10 @@ async fn fail(app: &AppState, mut d: Delivery, why: &str, retryable: bool) {
     if d.attempt >= cfg.max_attempts || !retryable {
         tracing::warn!(correlation = %d.correlation_id, error = why, "webhook: dead-lettered");
         metrics::webhook("dead");
+        // A late reply through the inbound route is still posted.
+        if let Err(e) = super::deliver::remember(app, &d).await {
+            tracing::warn!(error = %e, "webhook: could not keep the correlation id");
+        }
         if let Err(e) = q.dead_letter(&d, why, 10_000).await {
             tracing::warn!(error = %e, "webhook: could not dead-letter");
         }

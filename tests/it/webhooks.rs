@@ -163,6 +163,47 @@ async fn a_later_reply_through_the_inbound_route_is_checked_and_posted_once() {
     u.expect_none("message:new", QUIET).await;
 }
 
+/// The correlation id is answerable as soon as the delivery is sent: a
+/// backend that posts its reply through the inbound route before it
+/// answers the POST is heard, and its later synchronous reply is not
+/// posted a second time. Memory, and two nodes on Redis.
+#[tokio::test]
+async fn an_inbound_reply_while_the_delivery_is_in_flight_is_posted_once() {
+    for on_redis in [false, true] {
+        let auto = Automation::start(Mode::Gate(vec![json!({"content": "sync"})])).await;
+        let nodes = if on_redis {
+            TestApp::cluster_with(2, false, |c| configure(c, &auto.url)).await
+        } else {
+            vec![
+                TestApp::memory()
+                    .with(|c| configure(c, &auto.url))
+                    .start()
+                    .await,
+            ]
+        };
+        let (user, bot) = (unique("user"), unique("bot"));
+        let chat = bot_chat(&nodes[0], &user, &bot).await;
+        let mut u = nodes[0].connect(&user).await;
+        say(&mut u, &chat, "quick question").await;
+        let req = &auto.wait_for(1, T).await[0];
+        let corr = req.body["correlationId"].as_str().unwrap();
+        let body = json!({"correlationId": corr, "replies": [{"content": "inbound"}]});
+        let now = switchboard::time::now_secs();
+        let other = &nodes[nodes.len() - 1];
+        let (s, r) = inbound(other, &body, Some(signed(&body, now, SECRET))).await;
+        assert_eq!(
+            (s, r["posted"].as_i64()),
+            (200, Some(1)),
+            "on_redis={on_redis}: {r}"
+        );
+        assert_eq!(from(&mut u, &bot).await["content"], "inbound");
+        auto.open_gate();
+        u.expect_none("message:new", QUIET).await;
+        let (s, _) = inbound(other, &body, Some(signed(&body, now, SECRET))).await;
+        assert_eq!(s, 409, "on_redis={on_redis}: answered once");
+    }
+}
+
 #[tokio::test]
 async fn failures_are_retried_with_backoff_then_dead_lettered() {
     let auto = Automation::start(Mode::Status(500)).await;

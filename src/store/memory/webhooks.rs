@@ -205,7 +205,19 @@ impl WebhookQueue for MemoryStore {
 
     async fn recall(&self, corr: &str) -> StoreResult<Option<Delivery>> {
         let st = self.state.lock();
-        Ok(st.webhooks.corr.live(corr, Instant::now()).cloned())
+        let w = &st.webhooks;
+        if let Some(d) = w.corr.live(corr, Instant::now()) {
+            return Ok(Some(d.clone()));
+        }
+        // Not sent yet, or in flight: the queue holds it.
+        let Some(id) = crate::webhooks::queue::delivery_id_of(corr) else {
+            return Ok(None);
+        };
+        let queued = w.ready.get(id).or_else(|| w.inflight.get(id));
+        let found = queued
+            .map(|(d, _)| d.clone())
+            .filter(|d| d.correlation_id == corr);
+        Ok(found)
     }
 
     async fn mark_answered(&self, corr: &str, ttl: Duration) -> StoreResult<bool> {

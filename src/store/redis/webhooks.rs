@@ -7,7 +7,7 @@
 //! | `P{wh}:inflight` | zset | delivery id → lease expiry (ms) | none |
 //! | `P{wh}:d` | hash | delivery id → delivery JSON | none (removed on ack) |
 //! | `P{wh}:dead` | list | `{ delivery, error, at }`, newest first | none, 10,000 entries |
-//! | `P{wh:c:CORR}` | string | what answering a correlation id needs (its delivery without the event data), deleted when answered | the reply window (`SB_WEBHOOK_REPLY_WINDOW_SECS`) |
+//! | `P{wh:c:CORR}` | string | what answering a correlation id needs (its delivery without the event data), written once the delivery was sent and not answered at once, or dead-lettered (before, `d` holds it: a correlation id is `corr_` + its delivery id), deleted when answered | the reply window (`SB_WEBHOOK_REPLY_WINDOW_SECS`) |
 //! | `P{wh:c:CORR}:done` | string | set once the correlation id was answered | the reply window |
 //! | `P{rc:H}` | hash | `key`, `replies`, `fresh`, `stale` (ms) of a reply-cache entry | TTL + stale window |
 //! | `P{rc:H}:lead`, `:waiters`, `:refresh` | string, list, string | the leading request, the identical requests waiting, the refresh lock | lead time |
@@ -29,7 +29,7 @@ use serde_json::json;
 use super::presence::NOW;
 use super::{json, key_id, map_err, ms, parse_all, RedisStore};
 use crate::store::error::StoreResult;
-use crate::webhooks::queue::{Delivery, Depths, WebhookQueue};
+use crate::webhooks::queue::{delivery_id_of, Delivery, Depths, WebhookQueue};
 
 impl RedisStore {
     fn wh(&self, part: &str) -> String {
@@ -239,7 +239,16 @@ impl WebhookQueue for RedisStore {
             .get(self.corr_key(corr))
             .await
             .map_err(map_err)?;
-        Ok(v.and_then(|j| serde_json::from_str(&j).ok()))
+        if let Some(j) = v {
+            return Ok(serde_json::from_str(&j).ok());
+        }
+        // Not sent yet, or in flight: the queue holds it.
+        let Some(id) = delivery_id_of(corr) else {
+            return Ok(None);
+        };
+        let v: Option<String> = self.client.hget(self.wh("d"), id).await.map_err(map_err)?;
+        Ok(v.and_then(|j| serde_json::from_str::<Delivery>(&j).ok())
+            .filter(|d| d.correlation_id == corr))
     }
 
     async fn mark_answered(&self, corr: &str, ttl: Duration) -> StoreResult<bool> {

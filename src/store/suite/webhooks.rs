@@ -96,4 +96,31 @@ pub(super) async fn webhook_suite(s: &dyn crate::webhooks::queue::WebhookQueue) 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(s.recall("corr-e").await.unwrap(), None, "expired");
     assert!(!s.is_answered("corr-f").await.unwrap(), "the mark expired");
+
+    // A delivery its correlation id names is found without a record while
+    // it is queued or in flight, and not once it was acked.
+    let named = Delivery::new("message:new", Some("chat".into()), serde_json::json!({}));
+    assert!(named.named_by_correlation());
+    let corr = named.correlation_id.clone();
+    assert_eq!(s.recall(&corr).await.unwrap(), None, "not queued yet");
+    assert!(s.enqueue(&named, 0).await.unwrap());
+    assert_eq!(
+        s.recall(&corr).await.unwrap().map(|d| d.id),
+        Some(named.id.clone()),
+        "queued"
+    );
+    let claimed = s.claim(10, Duration::from_secs(30)).await.unwrap();
+    assert!(claimed.iter().any(|d| d.id == named.id));
+    assert!(s.recall(&corr).await.unwrap().is_some(), "in flight");
+    s.ack(&named.id).await.unwrap();
+    assert_eq!(
+        s.recall(&corr).await.unwrap(),
+        None,
+        "acked, never remembered"
+    );
+    // The prefix with an id that is in no queue names nothing.
+    assert_eq!(
+        s.recall(&format!("corr_{}", d("g").id)).await.unwrap(),
+        None
+    );
 }
