@@ -84,6 +84,7 @@ async function refresh() {
     text('q-ready', q.ready);
     text('q-in-flight', q.inFlight);
     text('q-dead', q.dead);
+    text('q-lag', `${(q.oldestWaitMs / 1000).toFixed(1)} s`);
     if (!$('webhooks').hidden) await refreshWebhooks();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
