@@ -54,7 +54,7 @@ pub struct RateRow {
 #[rustfmt::skip]
 pub const TABLE: &[RateRow] = &[
     RateRow { action: Action::Connect, label: "connect", env: "SB_RATE_CONNECT", default: "60/60 open",
-        help: "New connections per client IP: COUNT/SECONDS, then open|closed (when Redis is down: let through or refuse), or off." },
+        help: "New connections per client IP (IPv6: per /64): COUNT/SECONDS, then open|closed (when Redis is down: let through or refuse), or off." },
     RateRow { action: Action::Message, label: "message", env: "SB_RATE_MESSAGE", default: "30/60 closed",
         help: "message:new per user (all devices and nodes together)." },
     RateRow { action: Action::Typing, label: "typing", env: "SB_RATE_TYPING", default: "10/10 open",

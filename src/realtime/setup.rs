@@ -225,7 +225,9 @@ async fn admit<A: Adapter>(
         let refused = match crate::rate_limit::service::check(
             app,
             crate::rate_limit::Action::Connect,
-            &ip.to_string(),
+            // An IPv6 client by its /64, which one host commonly holds
+            // whole (as for guest sessions).
+            &crate::security::network_of(ip),
         )
         .await
         {

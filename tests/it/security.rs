@@ -124,6 +124,43 @@ async fn a_handshake_flood_from_one_ip_is_limited_and_others_are_not() {
     ok(&mut c, "chat:list", json!({})).await;
 }
 
+/// An IPv6 host holds a whole /64: rotating addresses inside it does not
+/// escape the connection budget, while another /64 has its own.
+#[tokio::test]
+async fn ipv6_clients_are_limited_by_their_64() {
+    let node = TestApp::memory()
+        .with(|c| {
+            set_limit(c, Action::Connect, "3/60");
+            c.security.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        })
+        .start()
+        .await;
+    let mut outcomes = Vec::new();
+    for i in 1..=5 {
+        let from = format!("2001:db8:1:2::{i:x}");
+        let headers = [("x-forwarded-for", from.as_str())];
+        let r = node
+            .connect_with(with_headers(&unique(&format!("v6-{i}")), &headers))
+            .await;
+        outcomes.push(match r {
+            Ok(c) => {
+                drop(c);
+                "ok"
+            }
+            Err(ConnectError::Refused { message, .. }) => {
+                assert_eq!(message, "RATE_LIMITED");
+                "limited"
+            }
+            Err(e) => panic!("{e:?}"),
+        });
+    }
+    assert_eq!(outcomes, ["ok", "ok", "ok", "limited", "limited"]);
+    let other = [("x-forwarded-for", "2001:db8:1:3::1")];
+    node.connect_with(with_headers(&unique("v6-other"), &other))
+        .await
+        .expect("another /64 has its own budget");
+}
+
 #[tokio::test]
 async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
     let node = TestApp::memory()
