@@ -78,6 +78,10 @@ SB_TEST_REDIS=cluster cargo test --test it -- --skip redis_cluster \
 # keeps passing its own tests.
 log "vendored engineioxide tests"
 (cd vendor/engineioxide && CARGO_TARGET_DIR="$root/target/vendor" cargo test --quiet --all-features)
+# And the vendored socketioxide-parser-common (connect_error data,
+# vendor/socketioxide-parser-common.patch) its own.
+log "vendored socketioxide-parser-common tests"
+(cd vendor/socketioxide-parser-common && CARGO_TARGET_DIR="$root/target/vendor" cargo test --quiet)
 # The fuzz targets must keep compiling (running them: see the README).
 log "cargo check of the fuzz targets"
 CARGO_TARGET_DIR="$root/target" cargo check --quiet --manifest-path fuzz/Cargo.toml --bins

@@ -253,6 +253,23 @@ mod tests {
     fn panic_with_bad_value_type() {
         serialize_packet(Packet::event("test", Value::Bytes(Bytes::new())));
     }
+
+    /// Switchboard: a middleware error that is already a Socket.IO error
+    /// object goes out as it is (so `connect_error` carries `data`); any
+    /// other text, including JSON without a string `message`, is wrapped.
+    #[test]
+    fn connect_error_objects_are_sent_as_they_are() {
+        let object =
+            r#"{"message":"RATE_LIMITED","data":{"code":"RATE_LIMITED","retryAfterMs":900}}"#;
+        let packet = Packet::connect_error("/", object.to_string());
+        let text = |p: Packet| serialize_packet(p).as_str().unwrap().to_string();
+        assert_eq!(text(packet), format!("4{object}"));
+        for t in ["test", r#"{"data":1}"#, r#"{"message":5}"#, "{not json"] {
+            let packet = Packet::connect_error("/", t.to_string());
+            let wrapped = serde_json::json!({ "message": t }).to_string();
+            assert_eq!(text(packet), format!("4{wrapped}"), "{t}");
+        }
+    }
 }
 
 /// Switchboard: whether a connect error's text is a JSON object with a
